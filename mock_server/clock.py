@@ -1,0 +1,64 @@
+"""Time, from one injectable clock that tests and the control plane can move forward."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+# The provider is in India; its timestamps without an offset are Indian Standard Time.
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+
+
+class Clock:
+    """Wall-clock time plus an offset that only grows (`advance`), so time never runs back."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self._offset = offset
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    def now(self) -> float:
+        """Seconds since the Unix epoch, as the mock sees them."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+        return self.now()
+
+    def reset(self) -> None:
+        self._offset = 0.0
+
+
+class FrozenClock(Clock):
+    """A clock that moves only when told to: for tests that need exact times."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__()
+        self._start = start
+
+    def now(self) -> float:
+        return self._start + self._offset
+
+
+def ist_datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, IST)
+
+
+def format_local(epoch: float) -> str:
+    """`YYYY-MM-DD HH:MM:SS` in IST, the form of `deallocation_time`."""
+    return ist_datetime(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_iso(epoch: float) -> str:
+    """ISO 8601 with the IST offset and no fraction, as in `2021-11-09T10:09:15+05:30`."""
+    return ist_datetime(int(epoch)).isoformat()
+
+
+def parse_local(text: str) -> float:
+    """Reads `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` as IST; raises ValueError otherwise."""
+    fmt = "%Y-%m-%d %H:%M:%S" if " " in text else "%Y-%m-%d"
+    return datetime.strptime(text, fmt).replace(tzinfo=IST).timestamp()

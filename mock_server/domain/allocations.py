@@ -1,0 +1,112 @@
+"""Allocations of a tenant's virtual numbers (VNs) to two parties, GreenPin and GreenVN alike.
+
+Both kinds route calls the same way, so they share one model and one routing index: on each VN,
+a registered number or a PIN points to exactly one party of one active allocation. Numbers are
+E.164 strings (they start with "+") and PINs are digits, so one key space holds both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+GREENPIN = "greenpin"
+GREENVN = "greenvn"
+ACTIVE = "active"
+VAULT = "vault"
+ONEWAY = "oneway"
+TWOWAY = "twoway"
+
+
+@dataclass(slots=True, eq=False)
+class Party:
+    """One side of an allocation: its numbers, the VNs it dials, the PINs unregistered callers enter."""
+
+    name: str
+    numbers: list[str]
+    vns: list[str]
+    pins: list[str]
+    # GreenPin remembers the length PINs of this party are generated with.
+    pin_length: int | None = None
+    allocation: Allocation = field(init=False, repr=False)
+
+    def copy(self) -> Party:
+        return Party(self.name, list(self.numbers), list(self.vns), list(self.pins), self.pin_length)
+
+
+@dataclass(slots=True, eq=False)
+class Allocation:
+    kind: str
+    tenant_id: str
+    id: str
+    # transaction_id (GreenPin) or connection_id (GreenVN): the client's own identifier.
+    ref: str
+    a: Party
+    b: Party
+    usage: str
+    state: str
+    created_at: float
+    deallocate_at: float
+    deallocated_at: float | None = None
+    flow_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.a.allocation = self
+        self.b.allocation = self
+
+    @property
+    def active(self) -> bool:
+        return self.state == ACTIVE
+
+    def other(self, party: Party) -> Party:
+        return self.b if party is self.a else self.a
+
+    def routes(self) -> Iterator[tuple[str, str, Party]]:
+        """(vn, number or PIN, party) for every way a caller on a VN reaches this allocation."""
+        for party in (self.a, self.b):
+            for vn in party.vns:
+                for number in party.numbers:
+                    yield vn, number, party
+                for pin in party.pins:
+                    yield vn, pin, party
+
+    def copy(self) -> Allocation:
+        return Allocation(
+            self.kind,
+            self.tenant_id,
+            self.id,
+            self.ref,
+            self.a.copy(),
+            self.b.copy(),
+            self.usage,
+            self.state,
+            self.created_at,
+            self.deallocate_at,
+            self.deallocated_at,
+            self.flow_id,
+        )
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    state: str | None = None
+    ref: str | None = None
+    number: str | None = None
+    vn: str | None = None
+    created_from: float | None = None
+    created_to: float | None = None
+
+    def matches(self, alloc: Allocation) -> bool:
+        if self.state is not None and alloc.state != self.state:
+            return False
+        if self.ref is not None and alloc.ref != self.ref:
+            return False
+        if self.number is not None and not (
+            self.number in alloc.a.numbers or self.number in alloc.b.numbers
+        ):
+            return False
+        if self.vn is not None and not (self.vn in alloc.a.vns or self.vn in alloc.b.vns):
+            return False
+        if self.created_from is not None and alloc.created_at < self.created_from:
+            return False
+        return self.created_to is None or alloc.created_at <= self.created_to

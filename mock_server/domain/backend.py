@@ -1,0 +1,72 @@
+"""The mock's state and rules in one object, as a provider's backend would hold them."""
+
+from __future__ import annotations
+
+from ..clock import Clock
+from ..errors import ExoBridgeError
+from ..ids import IdSource
+from ..settings import Settings, Tenant, parse_duration
+from ..store.base import Store
+from .allocations import VAULT, Allocation
+from .events import EventSink, deallocation_payload
+from .greenpin import GreenPins
+from .greenvn import GreenVNs
+
+
+class Backend:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        events: EventSink,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.events = events
+        self.clock = clock or Clock()
+        self.ids = ids or IdSource()
+        self.greenpins = GreenPins(self)
+        self.greenvns = GreenVNs(self)
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return self.settings.tenants.get(tenant_id)
+
+    def lifetime(self, tenant: Tenant, duration: str | None) -> int:
+        """Seconds until deallocation: the requested duration, or the tenant's default period."""
+        if duration is None:
+            return tenant.default_deallocation_seconds
+        try:
+            return parse_duration(duration)
+        except ValueError as exc:
+            raise ExoBridgeError(5, f"deallocation_policy.duration: {exc}") from None
+
+    def check_routes(self, allocation: Allocation) -> None:
+        """Code 19 when a number, code 4 when a PIN, is already another allocation's on a VN."""
+        for vn, key, _party in allocation.routes():
+            owner = self.store.route(vn, key)
+            if owner is None or owner.allocation.id == allocation.id:
+                continue
+            if key.startswith("+"):
+                raise ExoBridgeError(
+                    19, f"{key} is already registered on {vn} in another active allocation"
+                )
+            raise ExoBridgeError(4, f"PIN {key} is already in use on {vn}")
+
+    def deallocate(self, allocation: Allocation) -> None:
+        """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant."""
+        allocation.state = VAULT
+        allocation.deallocated_at = self.clock.now()
+        self.store.save(allocation)
+        self.events.emit(allocation.tenant_id, "deallocation", deallocation_payload(allocation))
+
+    def deallocate_due(self) -> list[Allocation]:
+        """Deallocates every allocation whose deallocation time has come."""
+        due = self.store.due(self.clock.now())
+        for allocation in due:
+            self.deallocate(allocation)
+        return due
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        self.store.reset(tenant_id)

@@ -1,0 +1,269 @@
+"""GreenPin: PIN allocations of the tenant's VNs to an a-party and a b-party."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..clock import parse_local
+from ..errors import ExoBridgeError
+from ..settings import Tenant, parse_duration
+from .allocations import ACTIVE, GREENPIN, TWOWAY, Allocation, Party, SearchCriteria
+from .numbers import normalise_numbers, normalise_vns
+from .pins import choose_pin
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+DEFAULT_PIN_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class PartyRequest:
+    numbers: Sequence[str] | None = None
+    vns: Sequence[str] | None = None
+    pin: str | None = None
+    pin_length: int | None = None
+
+
+@dataclass(frozen=True)
+class GreenPinRequest:
+    """A create or an update, as the spec has already checked it."""
+
+    transaction_id: str | None = None
+    a: PartyRequest | None = None
+    b: PartyRequest | None = None
+    usage: str | None = None
+    duration: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """One item of a bulk update: what to change, or why the item was refused before."""
+
+    greenpin_id: str | None
+    request: GreenPinRequest | None = None
+    error: ExoBridgeError | None = None
+
+
+class GreenPins:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.store = backend.store
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, tenant: Tenant, greenpin_id: str) -> Allocation:
+        allocation = self.store.get(tenant.tenant_id, greenpin_id)
+        if allocation is None or allocation.kind != GREENPIN:
+            raise ExoBridgeError(1, f"no allocation {greenpin_id!r} for tenant {tenant.tenant_id}")
+        return allocation
+
+    def search(
+        self,
+        tenant: Tenant,
+        *,
+        state: str | None = None,
+        transaction_id: str | None = None,
+        number: str | None = None,
+        vn: str | None = None,
+        from_date: str | None = None,
+        to_date: str | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> tuple[int, list[Allocation]]:
+        created_from = _query_time(from_date, "from_date", end_of_day=False)
+        created_to = _query_time(to_date, "to_date", end_of_day=True)
+        if created_from is not None and created_to is not None and created_from > created_to:
+            raise ExoBridgeError(23, f"from_date {from_date} is after to_date {to_date}")
+        criteria = SearchCriteria(
+            state=state,
+            ref=transaction_id,
+            number=normalise_numbers([number], "query.number")[0] if number else None,
+            vn=normalise_numbers([vn], "query.vn")[0] if vn else None,
+            created_from=created_from,
+            created_to=created_to,
+        )
+        return self.store.search(
+            tenant.tenant_id, GREENPIN, criteria, (page - 1) * page_size, page_size
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def create(self, tenant: Tenant, request: GreenPinRequest) -> Allocation:
+        now = self.backend.clock.now()
+        assert request.transaction_id is not None, "the spec requires transaction_id"
+        if self.store.active_by_ref(tenant.tenant_id, GREENPIN, request.transaction_id):
+            raise ExoBridgeError(
+                18, f"transaction_id {request.transaction_id!r} is held by an active allocation"
+            )
+        a_req = request.a or PartyRequest()
+        b_req = request.b or PartyRequest()
+        a_numbers = normalise_numbers(a_req.numbers or (), "a.numbers")
+        b_numbers = normalise_numbers(b_req.numbers or (), "b.numbers")
+        a_vns = normalise_vns(tenant, a_req.vns, "a.vns") if a_req.vns else None
+        b_vns = normalise_vns(tenant, b_req.vns, "b.vns") if b_req.vns else None
+        # A party without VNs uses the other party's (the spec guarantees one party has them).
+        a_vns = a_vns or list(b_vns or ())
+        b_vns = b_vns or list(a_vns)
+        _check_parties_apart(a_numbers, b_numbers)
+        allocation = Allocation(
+            kind=GREENPIN,
+            tenant_id=tenant.tenant_id,
+            id=self._new_id(tenant),
+            ref=request.transaction_id,
+            a=Party("a", a_numbers, a_vns, []),
+            b=Party("b", b_numbers, b_vns, []),
+            usage=request.usage or TWOWAY,
+            state=ACTIVE,
+            created_at=now,
+            deallocate_at=now + self._lifetime(tenant, request.duration),
+        )
+        self._assign_pins(tenant, allocation, request, previous=None)
+        self.backend.check_routes(allocation)
+        self.store.save(allocation)
+        return allocation
+
+    def update(self, tenant: Tenant, greenpin_id: str, request: GreenPinRequest) -> Allocation:
+        current = self.get(tenant, greenpin_id)
+        if not current.active:
+            raise ExoBridgeError(22, f"allocation {greenpin_id} was deallocated")
+        if request.transaction_id is not None and request.transaction_id != current.ref:
+            raise ExoBridgeError(
+                5, f"transaction_id cannot change (it is {current.ref!r} for this allocation)"
+            )
+        updated = current.copy()
+        for party, change in ((updated.a, request.a), (updated.b, request.b)):
+            if change is None:
+                continue
+            where = party.name
+            if change.numbers is not None:
+                party.numbers = normalise_numbers(change.numbers, f"{where}.numbers")
+            if change.vns is not None:
+                party.vns = normalise_vns(tenant, change.vns, f"{where}.vns")
+        _check_parties_apart(updated.a.numbers, updated.b.numbers)
+        if request.usage is not None:
+            updated.usage = request.usage
+        if request.duration is not None:
+            updated.deallocate_at = self.backend.clock.now() + self._lifetime(
+                tenant, request.duration
+            )
+        self._assign_pins(tenant, updated, request, previous=current)
+        self.backend.check_routes(updated)
+        self.store.save(updated)
+        return updated
+
+    def bulk_update(self, tenant: Tenant, items: Sequence[BulkItem]) -> list[Allocation | ExoBridgeError]:
+        """Applies every item that can be applied; one result per item, in order."""
+        if len(items) > tenant.bulk_limit:
+            raise ExoBridgeError(
+                17, f"{len(items)} items, the limit is {tenant.bulk_limit} per request"
+            )
+        results: list[Allocation | ExoBridgeError] = []
+        for item in items:
+            if item.error is not None:
+                results.append(item.error)
+                continue
+            assert item.greenpin_id is not None and item.request is not None
+            try:
+                results.append(self.update(tenant, item.greenpin_id, item.request))
+            except ExoBridgeError as exc:
+                results.append(exc)
+        return results
+
+    def delete(self, tenant: Tenant, greenpin_id: str) -> Allocation:
+        allocation = self.get(tenant, greenpin_id)
+        if not allocation.active:
+            raise ExoBridgeError(22, f"allocation {greenpin_id} was deallocated already")
+        self.backend.deallocate(allocation)
+        return allocation
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def _new_id(self, tenant: Tenant) -> str:
+        while True:
+            candidate = self.backend.ids.uuid()
+            if self.store.get(tenant.tenant_id, candidate) is None:
+                return candidate
+
+    @staticmethod
+    def _lifetime(tenant: Tenant, duration: str | None) -> int:
+        if duration is None:
+            return tenant.default_deallocation_seconds
+        try:
+            return parse_duration(duration)
+        except ValueError as exc:
+            raise ExoBridgeError(5, f"deallocation_policy.duration: {exc}") from None
+
+    def _assign_pins(
+        self,
+        tenant: Tenant,
+        allocation: Allocation,
+        request: GreenPinRequest,
+        previous: Allocation | None,
+    ) -> None:
+        """Gives each party whose PINs the tenant enables a PIN that is free on all its VNs.
+
+        A given PIN is used as given; a party keeps its PIN through an update unless the update
+        gives a PIN or a PIN length; otherwise a PIN of the requested (or remembered) length is
+        generated.
+        """
+        to_generate: list[tuple[Party, int]] = []
+        for party, change in ((allocation.a, request.a), (allocation.b, request.b)):
+            enabled = tenant.pins_a if party.name == "a" else tenant.pins_b
+            before = (previous.a if party.name == "a" else previous.b) if previous else None
+            if not enabled:
+                party.pins, party.pin_length = [], None
+            elif change is not None and change.pin is not None:
+                party.pins, party.pin_length = [change.pin], len(change.pin)
+            elif before is not None and before.pins and (change is None or change.pin_length is None):
+                party.pins, party.pin_length = list(before.pins), before.pin_length
+            else:
+                length = (change.pin_length if change else None) or (
+                    before.pin_length if before else None
+                )
+                to_generate.append((party, length or DEFAULT_PIN_LENGTH))
+        a, b = allocation.a, allocation.b
+        shared = set(a.vns) & set(b.vns)
+        if a.pins and a.pins == b.pins and shared:
+            raise ExoBridgeError(
+                5, f"a.pin and b.pin are both served on {sorted(shared)[0]} and must differ"
+            )
+        for party, length in to_generate:
+            pin = choose_pin(
+                self.backend.ids, length, lambda p, party=party: self._pin_free(allocation, party, p)
+            )
+            if pin is None:
+                raise ExoBridgeError(
+                    4, f"no free PIN of length {length} on {', '.join(party.vns)} for {party.name}-party"
+                )
+            party.pins, party.pin_length = [pin], length
+
+    def _pin_free(self, allocation: Allocation, party: Party, pin: str) -> bool:
+        other = allocation.other(party)
+        for vn in party.vns:
+            owner = self.store.route(vn, pin)
+            if owner is not None and owner.allocation.id != allocation.id:
+                return False
+            if pin in other.pins and vn in other.vns:
+                return False
+        return True
+
+
+def _check_parties_apart(a_numbers: list[str], b_numbers: list[str]) -> None:
+    shared = set(a_numbers) & set(b_numbers)
+    if shared:
+        raise ExoBridgeError(14, f"{sorted(shared)[0]} is in both a.numbers and b.numbers")
+
+
+def _query_time(text: str | None, name: str, *, end_of_day: bool) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = parse_local(text)
+    except ValueError:
+        raise ExoBridgeError(23, f"query.{name}: {text!r} is not a date") from None
+    if end_of_day and " " not in text:
+        moment += 86399
+    return moment

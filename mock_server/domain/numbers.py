@@ -1,0 +1,34 @@
+"""The rules on the numbers of a request: valid (16), no repeats in a group (13), VNs owned (20)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..errors import ExoBridgeError
+from ..numbers import InvalidNumber, to_e164
+from ..settings import Tenant
+
+
+def normalise_numbers(values: Iterable[str], where: str) -> list[str]:
+    """The numbers in E.164, in order; code 16 for an invalid one, 13 for one given twice."""
+    result: list[str] = []
+    for index, value in enumerate(values):
+        try:
+            number = to_e164(value)
+        except InvalidNumber as exc:
+            raise ExoBridgeError(16, f"{where}[{index}]: {exc}") from None
+        if number in result:
+            raise ExoBridgeError(13, f"{where} holds {number} more than once")
+        result.append(number)
+    return result
+
+
+def normalise_vns(tenant: Tenant, values: Iterable[str], where: str) -> list[str]:
+    """Like normalise_numbers, and each must be one of the tenant's VNs (code 20)."""
+    vns = normalise_numbers(values, where)
+    for index, vn in enumerate(vns):
+        if tenant.pool_number(vn) is None:
+            raise ExoBridgeError(
+                20, f"{where}[{index}]: {vn} is not a virtual number of tenant {tenant.tenant_id}"
+            )
+    return vns

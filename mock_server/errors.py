@@ -1,0 +1,33 @@
+"""The one error type of the domain: it carries a documented ExoBridge code and no HTTP."""
+
+from __future__ import annotations
+
+
+class ExoBridgeError(Exception):
+    """A request the provider would refuse with `code` (Appendix 1).
+
+    `detail` says what exactly was wrong; the envelope's message is the code's documented
+    description followed by it. The HTTP status comes from the spec's code table, not from here.
+    """
+
+    def __init__(self, code: int, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+        # Only for the few answers the documents give a status without a code of its own
+        # (413 and 415 for bodies, 429 for throttling).
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"ExoBridgeError(code={self.code}, detail={self.detail!r})"
+
+
+class CallsApiError(Exception):
+    """A refusal of the voice (v3) API, which has its own envelope and numeric error codes."""
+
+    def __init__(self, http_code: int, code: int, message: str, description: str) -> None:
+        super().__init__(http_code, code, message, description)
+        self.http_code = http_code
+        self.code = code
+        self.message = message
+        self.description = description

@@ -1,0 +1,144 @@
+"""The mock's configuration: read once from YAML (or the embedded default), checked, typed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+_HERE = Path(__file__).resolve().parent
+DEFAULT_CONFIG_PATH = _HERE / "default_config.yaml"
+CONFIG_SCHEMA_PATH = _HERE / "config.schema.json"
+
+DURATION_UNITS = {"s": 1, "m": 60, "d": 86400}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in "20s", "10m", "2d" (s seconds, m minutes, d days)."""
+    number, unit = text[:-1], text[-1]
+    if unit not in DURATION_UNITS or not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a duration like 20s, 10m or 2d")
+    return int(number) * DURATION_UNITS[unit]
+
+
+@dataclass(frozen=True)
+class PoolNumber:
+    number: str
+    region: str
+    type: str
+    connect_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    credentials: tuple[tuple[str, str], ...]
+    numbers: tuple[PoolNumber, ...]
+    default_deallocation_seconds: int = 180 * 86400
+    pins_a: bool = True
+    pins_b: bool = False
+    bulk_limit: int = 100
+    flows: tuple[str, ...] = ()
+    callback_urls: dict[str, str] = field(default_factory=dict)
+
+    pool: dict[str, PoolNumber] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool", {n.number: n for n in self.numbers})
+
+    def pool_number(self, number: str) -> PoolNumber | None:
+        return self.pool.get(number)
+
+
+@dataclass(frozen=True)
+class ChaosSettings:
+    duplicate_probability: float = 0.0
+    reorder: bool = False
+    max_delay_seconds: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.duplicate_probability > 0 or self.reorder or self.max_delay_seconds > 0
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    timeout_seconds: float = 5.0
+    retry_delays_seconds: tuple[float, ...] = (1.0, 5.0)
+    signing_secret: str | None = None
+    chaos: ChaosSettings = ChaosSettings()
+
+
+@dataclass(frozen=True)
+class Settings:
+    tenants: dict[str, Tenant]
+    callbacks: CallbackSettings = CallbackSettings()
+    max_body_bytes: int = 1048576
+
+    @classmethod
+    def from_mapping(cls, raw: Any, source: str = "configuration") -> Settings:
+        schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
+        errors = sorted(
+            jsonschema.Draft202012Validator(schema).iter_errors(raw), key=lambda e: e.path
+        )
+        if errors:
+            lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+            raise ConfigError(f"{source} is not valid:\n" + "\n".join(lines))
+        tenants = {}
+        seen_numbers: dict[str, str] = {}
+        seen_keys: dict[str, str] = {}
+        for tenant_id, t in raw["tenants"].items():
+            for n in t["numbers"]:
+                if n["number"] in seen_numbers:
+                    raise ConfigError(
+                        f"{source}: {n['number']} is in the pools of both "
+                        f"{seen_numbers[n['number']]} and {tenant_id}"
+                    )
+                seen_numbers[n["number"]] = tenant_id
+            for c in t["credentials"]:
+                if c["api_key"] in seen_keys:
+                    raise ConfigError(f"{source}: api_key {c['api_key']!r} is used twice")
+                seen_keys[c["api_key"]] = tenant_id
+            pins = t.get("pins", {})
+            tenants[tenant_id] = Tenant(
+                tenant_id=tenant_id,
+                credentials=tuple((c["api_key"], c["api_token"]) for c in t["credentials"]),
+                numbers=tuple(PoolNumber(**n) for n in t["numbers"]),
+                default_deallocation_seconds=parse_duration(t.get("default_deallocation", "180d")),
+                pins_a=pins.get("a", True),
+                pins_b=pins.get("b", False),
+                bulk_limit=t.get("bulk_limit", 100),
+                flows=tuple(t.get("flows", ())),
+                callback_urls=dict(t.get("callback_urls", {})),
+            )
+        cb = raw.get("callbacks", {})
+        callbacks = CallbackSettings(
+            timeout_seconds=cb.get("timeout_seconds", 5.0),
+            retry_delays_seconds=tuple(cb.get("retry_delays_seconds", (1.0, 5.0))),
+            signing_secret=cb.get("signing_secret"),
+            chaos=ChaosSettings(**cb.get("chaos", {})),
+        )
+        limits = raw.get("limits", {})
+        return cls(
+            tenants=tenants,
+            callbacks=callbacks,
+            max_body_bytes=limits.get("max_body_bytes", 1048576),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Settings:
+        """The file's settings, or the embedded default when no file is given."""
+        source = Path(path) if path else DEFAULT_CONFIG_PATH
+        try:
+            raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read {source}: {exc}") from exc
+        return cls.from_mapping(raw, str(source))

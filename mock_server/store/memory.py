@@ -1,0 +1,115 @@
+"""The default store: dictionaries and a heap, nothing written to disk."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from itertools import count
+
+from ..domain.allocations import Allocation, Party, SearchCriteria
+from .base import Store
+
+
+class RouteConflict(RuntimeError):
+    """Two active allocations claimed one route: the domain's checks were bypassed."""
+
+
+class MemoryStore(Store):
+    def __init__(self) -> None:
+        self._allocations: dict[str, dict[str, Allocation]] = {}
+        self._refs: dict[tuple[str, str, str], Allocation] = {}
+        self._routes: dict[str, dict[str, Party]] = {}
+        self._schedule: list[tuple[float, int, str, str]] = []
+        self._sequence = count()
+
+    def get(self, tenant_id: str, allocation_id: str) -> Allocation | None:
+        return self._allocations.get(tenant_id, {}).get(allocation_id)
+
+    def active_by_ref(self, tenant_id: str, kind: str, ref: str) -> Allocation | None:
+        return self._refs.get((tenant_id, kind, ref))
+
+    def route(self, vn: str, key: str) -> Party | None:
+        routes = self._routes.get(vn)
+        return routes.get(key) if routes else None
+
+    def save(self, allocation: Allocation) -> None:
+        tenant = self._allocations.setdefault(allocation.tenant_id, {})
+        old = tenant.get(allocation.id)
+        if old is not None:
+            self._unindex(old)
+        if allocation.active:
+            for vn, key, party in allocation.routes():
+                routes = self._routes.setdefault(vn, {})
+                owner = routes.get(key)
+                if owner is not None and owner.allocation.id != allocation.id:
+                    if old is not None:
+                        self._index(old)
+                    raise RouteConflict(f"{key} on {vn} is taken by {owner.allocation.id}")
+            self._index(allocation)
+            if old is None or old.deallocate_at != allocation.deallocate_at or not old.active:
+                heapq.heappush(
+                    self._schedule,
+                    (allocation.deallocate_at, next(self._sequence), allocation.tenant_id, allocation.id),
+                )
+        tenant[allocation.id] = allocation
+
+    def _index(self, allocation: Allocation) -> None:
+        if not allocation.active:
+            return
+        for vn, key, party in allocation.routes():
+            self._routes.setdefault(vn, {})[key] = party
+        self._refs[(allocation.tenant_id, allocation.kind, allocation.ref)] = allocation
+
+    def _unindex(self, allocation: Allocation) -> None:
+        for vn, key, party in allocation.routes():
+            routes = self._routes.get(vn)
+            if routes is not None and routes.get(key) is party:
+                del routes[key]
+        ref_key = (allocation.tenant_id, allocation.kind, allocation.ref)
+        if self._refs.get(ref_key) is allocation:
+            del self._refs[ref_key]
+
+    def search(
+        self, tenant_id: str, kind: str, criteria: SearchCriteria, offset: int, limit: int
+    ) -> tuple[int, list[Allocation]]:
+        matching = [
+            a
+            for a in reversed(self._allocations.get(tenant_id, {}).values())
+            if a.kind == kind and criteria.matches(a)
+        ]
+        return len(matching), matching[offset : offset + limit]
+
+    def _live_entry(self, entry: tuple[float, int, str, str]) -> Allocation | None:
+        when, _, tenant_id, allocation_id = entry
+        allocation = self.get(tenant_id, allocation_id)
+        if allocation is None or not allocation.active or allocation.deallocate_at != when:
+            return None
+        return allocation
+
+    def due(self, now: float) -> list[Allocation]:
+        found = []
+        while self._schedule and self._schedule[0][0] <= now:
+            allocation = self._live_entry(heapq.heappop(self._schedule))
+            if allocation is not None:
+                found.append(allocation)
+        return found
+
+    def next_due(self) -> float | None:
+        while self._schedule:
+            if self._live_entry(self._schedule[0]) is not None:
+                return self._schedule[0][0]
+            heapq.heappop(self._schedule)
+        return None
+
+    def allocations(self, tenant_id: str) -> Iterable[Allocation]:
+        return list(self._allocations.get(tenant_id, {}).values())
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        if tenant_id is None:
+            self._allocations.clear()
+            self._refs.clear()
+            self._routes.clear()
+            self._schedule.clear()
+            return
+        for allocation in self._allocations.pop(tenant_id, {}).values():
+            self._unindex(allocation)
