@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..clock import parse_local
 from ..errors import ExoBridgeError
-from ..settings import Tenant, parse_duration
+from ..settings import Tenant
 from .allocations import ACTIVE, GREENPIN, TWOWAY, Allocation, Party, SearchCriteria
 from .numbers import normalise_numbers, normalise_vns
 from .pins import choose_pin
@@ -118,7 +118,7 @@ class GreenPins:
             usage=request.usage or TWOWAY,
             state=ACTIVE,
             created_at=now,
-            deallocate_at=now + self._lifetime(tenant, request.duration),
+            deallocate_at=now + self.backend.lifetime(tenant, request.duration),
         )
         self._assign_pins(tenant, allocation, request, previous=None)
         self.backend.check_routes(allocation)
@@ -146,7 +146,7 @@ class GreenPins:
         if request.usage is not None:
             updated.usage = request.usage
         if request.duration is not None:
-            updated.deallocate_at = self.backend.clock.now() + self._lifetime(
+            updated.deallocate_at = self.backend.clock.now() + self.backend.lifetime(
                 tenant, request.duration
             )
         self._assign_pins(tenant, updated, request, previous=current)
@@ -186,15 +186,6 @@ class GreenPins:
             candidate = self.backend.ids.uuid()
             if self.store.get(tenant.tenant_id, candidate) is None:
                 return candidate
-
-    @staticmethod
-    def _lifetime(tenant: Tenant, duration: str | None) -> int:
-        if duration is None:
-            return tenant.default_deallocation_seconds
-        try:
-            return parse_duration(duration)
-        except ValueError as exc:
-            raise ExoBridgeError(5, f"deallocation_policy.duration: {exc}") from None
 
     def _assign_pins(
         self,

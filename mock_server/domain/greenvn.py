@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ExoBridgeError
-from ..settings import PoolNumber, Tenant, parse_duration
+from ..settings import PoolNumber, Tenant
 from .allocations import ACTIVE, GREENVN, Allocation, Party
 from .numbers import normalise_numbers, normalise_vns
 from .regions import region_for_pin_code
@@ -84,11 +84,7 @@ class GreenVNs:
         vn = _best(candidates, wanted, strict=request.strictness)
         if vn is None:
             raise ExoBridgeError(4, _no_vn_reason(wanted, strict=request.strictness))
-        lifetime = (
-            parse_duration(request.duration)
-            if request.duration
-            else tenant.default_deallocation_seconds
-        )
+        lifetime = self.backend.lifetime(tenant, request.duration)
         allocation = Allocation(
             kind=GREENVN,
             tenant_id=tenant.tenant_id,

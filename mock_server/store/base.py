@@ -56,3 +56,6 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - a store without resources has nothing to close
         """Releases what the store holds open."""
+
+    def close(self) -> None:
+        """Releases what the store holds open (files, connections); nothing by default."""

@@ -1,0 +1,136 @@
+"""The Starlette application: routes, the one error mapping, and the background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .callbacks.dispatcher import CallbackDispatcher
+from .clock import Clock
+from .domain.backend import Backend
+from .errors import ExoBridgeError
+from .ids import IdSource
+from .routes import control, greenpin, greenvn
+from .routes.context import ApiContext
+from .routes.envelopes import error_body, is_greenvn_path
+from .settings import Settings
+from .spec import Spec
+from .store.base import Store
+from .store.memory import MemoryStore
+
+logger = logging.getLogger("exomock")
+
+# How often, at most, the background task looks for allocations whose time has come.
+DEALLOCATION_TICK_SECONDS = 0.5
+
+
+def exobridge_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ExoBridgeError)
+    spec: Spec = request.app.state.context.spec
+    body = error_body(spec, exc)
+    headers = {"Retry-After": "1"} if body["status"] == 429 else None
+    content = [body] if is_greenvn_path(request.url.path) else body
+    return JSONResponse(content, status_code=body["status"], headers=headers)
+
+
+def http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods: the envelope's shape, without an Appendix-1 code."""
+    assert isinstance(exc, HTTPException)
+    body = {
+        "success": False,
+        "status": exc.status_code,
+        "code": None,
+        "message": exc.detail,
+        "data": None,
+    }
+    content = [body] if is_greenvn_path(request.url.path) else body
+    return JSONResponse(content, status_code=exc.status_code, headers=exc.headers)
+
+
+def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """A defect of the mock: code 0 in the envelope, and the traceback in the log."""
+    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return exobridge_error(request, ExoBridgeError(0, f"{type(exc).__name__}: {exc}"[:200]))
+
+
+async def unsupported_version(request: Request) -> Response:
+    """Code 9 for an ExoBridge path of a version other than v1."""
+    version = request.path_params["version"]
+    if version == "v1":
+        raise HTTPException(404, "no such operation")
+    raise ExoBridgeError(9, f"API version {version!r} is not supported; use v1")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    seed: int | None = None,
+    spec: Spec | None = None,
+    callback_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The mock, on the given settings (the embedded default when none)."""
+    settings = settings or Settings.load()
+    spec = spec or Spec()
+    clock = clock or Clock()
+    ids = IdSource(seed)
+    dispatcher = CallbackDispatcher(
+        settings, spec.callback_schemas, clock, ids, transport=callback_transport
+    )
+    backend = Backend(settings, store or MemoryStore(), dispatcher, clock, ids)
+    context = ApiContext(settings=settings, spec=spec, backend=backend)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await dispatcher.start()
+        ticker = asyncio.create_task(_deallocate_when_due(backend))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await dispatcher.stop()
+            backend.store.close()
+
+    app = Starlette(
+        routes=[
+            *greenpin.routes,
+            *greenvn.routes,
+            *control.routes,
+            Route("/{version}/tenants/{rest:path}", unsupported_version,
+                  methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        ],
+        exception_handlers={
+            ExoBridgeError: exobridge_error,
+            control.ControlError: control.control_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.backend = backend
+    app.state.dispatcher = dispatcher
+    app.state.settings = settings
+    return app
+
+
+async def _deallocate_when_due(backend: Backend) -> None:
+    """Deallocates allocations as their time passes on the clock, without a request to wake it."""
+    while True:
+        try:
+            backend.deallocate_due()
+        except Exception:  # keep the schedule alive; the defect is in the log
+            logger.exception("scheduled deallocation failed")
+        await asyncio.sleep(DEALLOCATION_TICK_SECONDS)

@@ -1,0 +1,215 @@
+"""The one way out for callbacks: validate against the event's schema, deliver, retry, log.
+
+Delivery runs in background tasks, so the API answer that caused a callback never waits for the
+receiver. The defaults follow the provider's documented behaviour (answer within a few seconds,
+two retries); they are configuration (`callbacks:` in the YAML).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import random
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+import jsonschema_rs
+
+from ..clock import IST, Clock
+from ..ids import IdSource
+from ..settings import CallbackSettings, Settings
+from .log import DELIVERED, FAILED, NOT_SENT, Attempt, Delivery, DeliveryLog
+
+
+class CallbackSchemaViolation(RuntimeError):
+    """The mock built a callback its own schema refuses: a defect of the mock, never sent."""
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value of Standard Webhooks: `v1,` + base64 HMAC-SHA256."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+class CallbackDispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        schemas: dict[str, dict[str, Any]],
+        clock: Clock,
+        ids: IdSource,
+        log: DeliveryLog | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options: CallbackSettings = settings.callbacks
+        self.clock = clock
+        self.ids = ids
+        self.log = log or DeliveryLog()
+        self._validators = {
+            event: jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+            for event, schema in schemas.items()
+        }
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: list[Delivery] = []
+        self._chaos = random.Random(0)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(
+            timeout=self.options.timeout_seconds, transport=self._transport
+        )
+        waiting, self._waiting = self._waiting, []
+        for delivery in waiting:
+            self._schedule(delivery)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Waits until every delivery under way has ended (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - time.monotonic())
+
+    # -- emitting -------------------------------------------------------------------------------
+
+    def check(self, event: str, payload: dict[str, Any]) -> None:
+        validator = self._validators.get(event)
+        if validator is None:
+            raise CallbackSchemaViolation(f"no schema for callback event {event!r}")
+        errors = list(validator.iter_errors(payload))
+        if errors:
+            details = "; ".join(f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in errors[:5])
+            raise CallbackSchemaViolation(f"{event} payload breaks its schema: {details}")
+
+    def emit(
+        self, tenant_id: str, event: str, payload: dict[str, Any], url: str | None = None
+    ) -> Delivery:
+        """Validates and records the callback, and sends it to `url` or the tenant's URL."""
+        self.check(event, payload)
+        if url is None:
+            tenant = self.settings.tenants.get(tenant_id)
+            url = tenant.callback_urls.get(event) if tenant else None
+        delivery = Delivery(
+            id=self.ids.uuid(),
+            tenant_id=tenant_id,
+            event=event,
+            url=url,
+            payload=payload,
+            created_at=self._now(),
+        )
+        self.log.add(delivery)
+        if url is None:
+            delivery.outcome = NOT_SENT
+        else:
+            self._schedule(delivery)
+            chaos = self.options.chaos
+            if chaos.duplicate_probability and self._chaos.random() < chaos.duplicate_probability:
+                self._schedule(self._copy(delivery))
+        return delivery
+
+    def redeliver(self, delivery_id: str, url: str | None = None) -> Delivery | None:
+        original = self.log.get(delivery_id)
+        if original is None:
+            return None
+        again = self._copy(original, url=url or original.url)
+        if again.url is None:
+            again.outcome = NOT_SENT
+        else:
+            self._schedule(again)
+        return again
+
+    def _copy(self, original: Delivery, url: str | None = None) -> Delivery:
+        copy = Delivery(
+            id=self.ids.uuid(),
+            tenant_id=original.tenant_id,
+            event=original.event,
+            url=url or original.url,
+            payload=original.payload,
+            created_at=self._now(),
+            redelivery_of=original.id,
+        )
+        self.log.add(copy)
+        return copy
+
+    # -- delivering -----------------------------------------------------------------------------
+
+    def _schedule(self, delivery: Delivery) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._waiting.append(delivery)
+            return
+        if self._client is None:
+            self._waiting.append(delivery)
+            return
+        task = loop.create_task(self._deliver(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        assert self._client is not None and delivery.url is not None
+        chaos = self.options.chaos
+        if chaos.max_delay_seconds or chaos.reorder:
+            # Random delays make later callbacks overtake earlier ones.
+            await asyncio.sleep(self._chaos.uniform(0, chaos.max_delay_seconds or 0.5))
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        delays = (0.0, *self.options.retry_delays_seconds)
+        for number, delay in enumerate(delays, start=1):
+            if delay:
+                await asyncio.sleep(delay)
+            attempt = Attempt(number=number, at=self._now())
+            delivery.attempts.append(attempt)
+            started = time.perf_counter()
+            try:
+                response = await self._client.post(
+                    delivery.url, content=body, headers=self._headers(delivery, body)
+                )
+            except httpx.HTTPError as exc:
+                attempt.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                continue
+            attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+            attempt.status_code = response.status_code
+            if 200 <= response.status_code < 300:
+                delivery.outcome = DELIVERED
+                return
+            if response.status_code < 500:
+                # The receiver refused this payload; sending it again would not change that.
+                break
+        delivery.outcome = FAILED
+
+    def _headers(self, delivery: Delivery, body: bytes) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "exomock-callbacks",
+            "x-exomock-event": delivery.event,
+            "x-exomock-delivery": delivery.id,
+        }
+        secret = self.options.signing_secret
+        if secret:
+            timestamp = int(self.clock.now())
+            # Duplicates and redeliveries carry the original's id, as Standard Webhooks retries do.
+            message_id = delivery.redelivery_of or delivery.id
+            headers["webhook-id"] = message_id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = sign(secret, message_id, timestamp, body)
+        return headers
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self.clock.now(), IST).isoformat(timespec="milliseconds")

@@ -1,0 +1,65 @@
+"""What every route needs: the backend, the spec's compiled checks, credentials, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from starlette.requests import Request
+
+from ..domain.backend import Backend
+from ..errors import ExoBridgeError
+from ..settings import Settings, Tenant
+from ..spec import BodyCheck, QueryCheck, Spec
+from .requests import Credentials, read_json
+
+
+@dataclass
+class Faults:
+    """Injected failures (`POST /_mock/faults`): the next N provider requests answer code 0."""
+
+    internal_errors: int = 0
+
+    def take(self) -> None:
+        if self.internal_errors > 0:
+            self.internal_errors -= 1
+            raise ExoBridgeError(0, "fault injected through /_mock/faults")
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    spec: Spec
+    backend: Backend
+    credentials: Credentials = field(init=False)
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.credentials = Credentials(self.settings)
+        # Compiled once per operation, on first use.
+        self.body_check = cache(self._body_check)
+        self.query_check = cache(self._query_check)
+
+    def _body_check(self, operation_id: str) -> BodyCheck:
+        return self.spec.body_check(operation_id)
+
+    def _query_check(self, operation_id: str) -> QueryCheck:
+        return self.spec.query_check(operation_id)
+
+    def begin(self, request: Request, tenant_id: str) -> Tenant:
+        """The start of every provider request: faults, due deallocations, then credentials."""
+        self.faults.take()
+        self.backend.deallocate_due()
+        return self.credentials.authorise(request.headers.get("authorization"), tenant_id)
+
+    async def body(self, request: Request, operation_id: str) -> Any:
+        """The request's JSON body, checked against the operation's schema."""
+        body = await read_json(request, self.settings.max_body_bytes)
+        self.body_check(operation_id).check(body)
+        return body
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.context
+    return ctx

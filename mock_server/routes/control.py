@@ -1,0 +1,169 @@
+"""The mock's own control plane under `/_mock/` (described by `openapi/mock-control.yaml`).
+
+It is for tests and local use: it has no credentials, and answers `{"error": ...}` with 400 or
+404 when a request is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..callbacks.log import OUTCOMES
+from ..clock import format_iso, format_local
+from ..domain.allocations import Allocation, Party
+from .context import context
+
+# A clock advance past this many seconds (about 100 years) is surely a mistake.
+MAX_ADVANCE_SECONDS = 100 * 365 * 86400
+
+
+class ControlError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+async def _optional_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ControlError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError("the body must be a JSON object")
+    return body
+
+
+def _party(party: Party) -> dict[str, Any]:
+    return {"numbers": party.numbers, "vns": party.vns, "pins": party.pins}
+
+
+def _allocation(allocation: Allocation) -> dict[str, Any]:
+    return {
+        "kind": allocation.kind,
+        "id": allocation.id,
+        "ref": allocation.ref,
+        "state": allocation.state,
+        "usage": allocation.usage,
+        "a": _party(allocation.a),
+        "b": _party(allocation.b),
+        "created_at": format_local(allocation.created_at),
+        "deallocation_time": format_local(allocation.deallocated_at or allocation.deallocate_at),
+    }
+
+
+def _clock_body(request: Request) -> dict[str, Any]:
+    clock = context(request).backend.clock
+    now = clock.now()
+    return {
+        "now": format_iso(now),
+        "epoch_seconds": round(now, 3),
+        "offset_seconds": clock.offset,
+    }
+
+
+async def reset(request: Request) -> JSONResponse:
+    ctx = context(request)
+    body = await _optional_body(request)
+    tenant_id = body.get("tenant_id")
+    if tenant_id is not None and tenant_id not in ctx.settings.tenants:
+        raise ControlError(f"no tenant {tenant_id!r}", 404)
+    ctx.backend.reset(tenant_id)
+    request.app.state.dispatcher.log.clear(tenant_id)
+    if tenant_id is None:
+        ctx.backend.clock.reset()
+        ctx.faults.internal_errors = 0
+    return JSONResponse({"reset": tenant_id or "all"})
+
+
+async def get_clock(request: Request) -> JSONResponse:
+    return JSONResponse(_clock_body(request))
+
+
+async def advance_clock(request: Request) -> JSONResponse:
+    ctx = context(request)
+    body = await _optional_body(request)
+    seconds = body.get("seconds")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or not 0 <= seconds <= MAX_ADVANCE_SECONDS
+    ):
+        raise ControlError(f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS}")
+    ctx.backend.clock.advance(seconds)
+    deallocated = ctx.backend.deallocate_due()
+    return JSONResponse({**_clock_body(request), "deallocated": [a.id for a in deallocated]})
+
+
+async def get_state(request: Request) -> JSONResponse:
+    ctx = context(request)
+    wanted = request.query_params.get("tenant_id")
+    if wanted is not None and wanted not in ctx.settings.tenants:
+        raise ControlError(f"no tenant {wanted!r}", 404)
+    tenants = [wanted] if wanted else list(ctx.settings.tenants)
+    return JSONResponse(
+        {
+            "clock": _clock_body(request),
+            "tenants": {
+                t: [_allocation(a) for a in ctx.backend.store.allocations(t)] for t in tenants
+            },
+        }
+    )
+
+
+async def list_callbacks(request: Request) -> JSONResponse:
+    query = request.query_params
+    outcome = query.get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    found = request.app.state.dispatcher.log.find(
+        event=query.get("event"), tenant_id=query.get("tenant_id"), outcome=outcome
+    )
+    return JSONResponse({"callbacks": [d.as_json() for d in found]})
+
+
+async def redeliver_callback(request: Request) -> JSONResponse:
+    body = await _optional_body(request)
+    url = body.get("url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ControlError("url must be an http(s) URL")
+    again = request.app.state.dispatcher.redeliver(request.path_params["delivery_id"], url)
+    if again is None:
+        raise ControlError(f"no callback {request.path_params['delivery_id']!r} in the log", 404)
+    return JSONResponse(again.as_json(), status_code=202)
+
+
+async def set_faults(request: Request) -> JSONResponse:
+    ctx = context(request)
+    body = await _optional_body(request)
+    count = body.get("internal_errors", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1_000_000:
+        raise ControlError("internal_errors must be a whole number from 0 to 1000000")
+    ctx.faults.internal_errors = count
+    return JSONResponse({"internal_errors": count})
+
+
+async def control_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ControlError)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+routes = [
+    Route("/_mock/reset", reset, methods=["POST"]),
+    Route("/_mock/clock", get_clock, methods=["GET"]),
+    Route("/_mock/clock/advance", advance_clock, methods=["POST"]),
+    Route("/_mock/state", get_state, methods=["GET"]),
+    Route("/_mock/callbacks", list_callbacks, methods=["GET"]),
+    Route("/_mock/callbacks/{delivery_id}/redeliver", redeliver_callback, methods=["POST"]),
+    Route("/_mock/faults", set_faults, methods=["POST"]),
+]

@@ -1,0 +1,84 @@
+"""The documented answer shapes: allocations as JSON, and every error in its envelope.
+
+Errors are mapped to HTTP in this one place: the HTTP status of an ExoBridge code comes from the
+spec's code table, the envelope from the path (GreenVN answers errors as a one-item list).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clock import format_local
+from ..domain.allocations import Allocation, Party
+from ..errors import ExoBridgeError
+from ..spec import Spec
+
+
+def greenpin_party(party: Party) -> dict[str, Any]:
+    body: dict[str, Any] = {"vns": list(party.vns), "numbers": list(party.numbers)}
+    if party.pins:
+        body["pin"] = party.pins[0]
+    return body
+
+
+def greenpin_data(allocation: Allocation) -> dict[str, Any]:
+    return {
+        "transaction_id": allocation.ref,
+        "greenpin_id": allocation.id,
+        "a": greenpin_party(allocation.a),
+        "b": greenpin_party(allocation.b),
+        "usage": allocation.usage,
+        "state": allocation.state,
+        "deallocation_time": format_local(allocation.deallocated_at or allocation.deallocate_at),
+    }
+
+
+def greenpin_success(allocation: Allocation, **extra: Any) -> dict[str, Any]:
+    return {
+        **extra,
+        "success": True,
+        "status": 200,
+        "code": None,
+        "message": None,
+        "data": greenpin_data(allocation),
+    }
+
+
+def greenvn_data(allocation: Allocation) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "connection_id": allocation.ref,
+        "aparty_numbers": list(allocation.a.numbers),
+        "bparty_numbers": list(allocation.b.numbers),
+        "usage": allocation.usage,
+        "state": allocation.state,
+        "green_vn": allocation.a.vns[0],
+        "greenvn_id": allocation.id,
+    }
+    if allocation.flow_id is not None:
+        body["flow_id"] = allocation.flow_id
+    return body
+
+
+def greenvn_success(allocation: Allocation) -> dict[str, Any]:
+    return {"success": True, "status": 200, "data": greenvn_data(allocation)}
+
+
+def error_status(spec: Spec, error: ExoBridgeError) -> int:
+    return error.status or spec.http_status(error.code)
+
+
+def error_body(spec: Spec, error: ExoBridgeError) -> dict[str, Any]:
+    """The documented error envelope; `message` is the code's description, then the detail."""
+    title = spec.error_codes[error.code].description
+    message = f"{title}: {error.detail}" if error.detail else title
+    return {
+        "success": False,
+        "status": error_status(spec, error),
+        "code": error.code,
+        "message": message,
+        "data": None,
+    }
+
+
+def is_greenvn_path(path: str) -> bool:
+    return "/greenvn" in path

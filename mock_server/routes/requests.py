@@ -1,0 +1,111 @@
+"""Reading a request: its JSON body within limits, and whose credentials it carries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from ..errors import ExoBridgeError
+from ..settings import Settings, Tenant
+
+# JSON nested deeper than this is refused before the parser recurses into it.
+MAX_JSON_DEPTH = 64
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The body as JSON; code 5 with 415, 413 or 400 when it is not a JSON body within limits."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ExoBridgeError(
+            5, f"the body must be application/json, not {media_type or 'untyped'}", status=415
+        )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ExoBridgeError(5, "the body is empty; a JSON object is expected")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExoBridgeError(5, f"the body is not UTF-8 (byte {exc.start})") from None
+    if _depth_exceeds(text, MAX_JSON_DEPTH):
+        raise ExoBridgeError(5, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ExoBridgeError(5, f"the body is not valid JSON: {exc}") from None
+
+
+def _depth_exceeds(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than `limit` (cheap for ordinary bodies)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+class Credentials:
+    """Basic credentials of every tenant, looked up by API key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._by_key: dict[str, tuple[str, Tenant]] = {}
+        for tenant in settings.tenants.values():
+            for key, token in tenant.credentials:
+                self._by_key[key] = (token, tenant)
+
+    def tenant_of(self, authorization: str | None) -> Tenant:
+        """The tenant whose credentials these are; code 7 when there are none or they are wrong."""
+        if not authorization:
+            raise ExoBridgeError(7, "HTTP Basic credentials are required")
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise ExoBridgeError(7, "only HTTP Basic authentication is supported")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ExoBridgeError(7, "the Basic credentials are not valid base64") from None
+        key, sep, token = decoded.partition(":")
+        known = self._by_key.get(key)
+        if not sep or known is None or known[0] != token:
+            raise ExoBridgeError(7, "unknown API key or wrong token")
+        return known[1]
+
+    def authorise(self, authorization: str | None, tenant_id: str) -> Tenant:
+        """The tenant of the path, if these credentials are its own; code 8 if they are another's."""
+        tenant = self.tenant_of(authorization)
+        if tenant.tenant_id != tenant_id:
+            raise ExoBridgeError(8, f"these credentials are not tenant {tenant_id!r}'s")
+        return tenant
