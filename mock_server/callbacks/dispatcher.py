@@ -104,7 +104,8 @@ class CallbackDispatcher:
         self.check(event, payload)
         if url is None:
             tenant = self.settings.tenants.get(tenant_id)
-            url = tenant.callback_urls.get(event) if tenant else None
+            if tenant is not None:
+                url = tenant.callback_urls.get(event) or tenant.callback_urls.get("*")
         delivery = Delivery(
             id=self.ids.uuid(),
             tenant_id=tenant_id,

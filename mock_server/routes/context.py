@@ -37,6 +37,9 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         self.credentials = Credentials(self.settings)
+        self._configured_callback_urls = {
+            t.tenant_id: dict(t.callback_urls) for t in self.settings.tenants.values()
+        }
         # Compiled once per operation, on first use.
         self.body_check = cache(self._body_check)
         self.query_check = cache(self._query_check)
@@ -46,6 +49,13 @@ class ApiContext:
 
     def _query_check(self, operation_id: str) -> QueryCheck:
         return self.spec.query_check(operation_id)
+
+    def restore_callback_urls(self, tenant_id: str | None = None) -> None:
+        """Undoes `/_mock/tenants/{id}/callback-urls`: back to the configured URLs."""
+        for tenant in self.settings.tenants.values():
+            if tenant_id in (None, tenant.tenant_id):
+                tenant.callback_urls.clear()
+                tenant.callback_urls.update(self._configured_callback_urls[tenant.tenant_id])
 
     def begin(self, request: Request, tenant_id: str) -> Tenant:
         """The start of every provider request: faults, due deallocations, then credentials."""

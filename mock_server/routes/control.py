@@ -78,6 +78,7 @@ async def reset(request: Request) -> JSONResponse:
     if tenant_id is not None and tenant_id not in ctx.settings.tenants:
         raise ControlError(f"no tenant {tenant_id!r}", 404)
     ctx.backend.reset(tenant_id)
+    ctx.restore_callback_urls(tenant_id)
     request.app.state.dispatcher.log.clear(tenant_id)
     if tenant_id is None:
         ctx.backend.clock.reset()
@@ -153,6 +154,27 @@ async def set_faults(request: Request) -> JSONResponse:
     return JSONResponse({"internal_errors": count})
 
 
+async def set_callback_urls(request: Request) -> JSONResponse:
+    """Where a tenant's callbacks go, by event (`"*"` for every event); null removes a URL."""
+    ctx = context(request)
+    tenant = ctx.settings.tenants.get(request.path_params["tenant_id"])
+    if tenant is None:
+        raise ControlError(f"no tenant {request.path_params['tenant_id']!r}", 404)
+    body = await _optional_body(request)
+    known = set(ctx.spec.callback_schemas) | {"*"}
+    for event, url in body.items():
+        if event not in known:
+            raise ControlError(f"no callback event {event!r}; events: {', '.join(sorted(known))}")
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise ControlError(f"{event}: the URL must be an http(s) URL or null")
+    for event, url in body.items():
+        if url is None:
+            tenant.callback_urls.pop(event, None)
+        else:
+            tenant.callback_urls[event] = url
+    return JSONResponse({"tenant_id": tenant.tenant_id, "callback_urls": tenant.callback_urls})
+
+
 async def control_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ControlError)
     return JSONResponse({"error": exc.message}, status_code=exc.status)
@@ -166,4 +188,5 @@ routes = [
     Route("/_mock/callbacks", list_callbacks, methods=["GET"]),
     Route("/_mock/callbacks/{delivery_id}/redeliver", redeliver_callback, methods=["POST"]),
     Route("/_mock/faults", set_faults, methods=["POST"]),
+    Route("/_mock/tenants/{tenant_id}/callback-urls", set_callback_urls, methods=["PUT"]),
 ]

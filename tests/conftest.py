@@ -1,0 +1,80 @@
+"""Fixtures of the project's own tests: an in-process mock per test, on a known configuration."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from starlette.testclient import TestClient
+
+from contract_tests.contract import Contract
+from mock_server.app import create_app
+from mock_server.clock import FrozenClock
+from mock_server.settings import DEFAULT_CONFIG_PATH, Settings
+from mock_server.spec import Spec
+
+DEMO = ("demo_key", "demo_token")
+OTHER = ("other_key", "other_token")
+# 2026-01-01 00:00:00 UTC
+START = 1767225600.0
+
+
+@pytest.fixture(scope="session")
+def spec() -> Spec:
+    return Spec()
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    return Contract()
+
+
+@pytest.fixture(scope="session")
+def default_config() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def config(default_config: dict[str, Any]) -> dict[str, Any]:
+    """The embedded default plus a second tenant, `other`, with two VNs of its own."""
+    raw = copy.deepcopy(default_config)
+    raw["callbacks"]["retry_delays_seconds"] = [0.05, 0.05]
+    raw["callbacks"]["timeout_seconds"] = 2
+    raw["tenants"]["other"] = {
+        "credentials": [{"api_key": OTHER[0], "api_token": OTHER[1]}],
+        "flows": ["1", "2"],
+        "bulk_limit": 2,
+        "numbers": [
+            {"number": "+918045671234", "region": "KA", "type": "landline"},
+            {"number": "+918045671235", "region": "KA", "type": "landline"},
+        ],
+    }
+    return raw
+
+
+@pytest.fixture
+def make_client(config: dict[str, Any], spec: Spec) -> Iterator[Any]:
+    clients: list[TestClient] = []
+
+    def make(raw: dict[str, Any] | None = None, **kwargs: Any) -> TestClient:
+        settings = Settings.from_mapping(raw or config)
+        app = create_app(settings, spec=spec, clock=FrozenClock(START), seed=7, **kwargs)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Any) -> TestClient:
+    """The mock in process, with a frozen clock and seeded ids."""
+    client: TestClient = make_client()
+    client.auth = DEMO
+    return client
