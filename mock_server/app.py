@@ -109,7 +109,7 @@ def create_app(
             *greenvn.routes,
             *control.routes,
             Route("/{version}/tenants/{rest:path}", unsupported_version,
-                  methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+                  methods=["GET", "POST", "PUT", "DELETE"]),
         ],
         exception_handlers={
             ExoBridgeError: exobridge_error,
