@@ -1,0 +1,119 @@
+"""`exomock serve` as users start it: a real process answering over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_server.testing import free_port
+
+from .test_greenpin_semantics import example
+
+AUTH = ("demo_key", "demo_token")
+
+
+class Served:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mock_server", "serve", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"exomock exited: {self.process.stderr.read()}")
+            try:
+                httpx.get(self.base + "/_mock/clock", timeout=0.5)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("exomock did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+@pytest.fixture
+def served() -> Iterator[type[Served]]:
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        server = Served(*args)
+        started.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in started:
+        server.stop(signal.SIGKILL)
+
+
+def test_serve_on_the_embedded_default_answers_the_documented_curl(served):
+    server = served()
+    response = httpx.post(server.base + "/v1/tenants/demo/greenpin", auth=AUTH,
+                          json=example("greenpin_create.request.json"))
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["a"]["vns"] == ["+916292134471", "+916292134464"]
+
+
+def test_state_file_survives_kill_9(served, tmp_path: Path):
+    state = tmp_path / "state.db"
+    first = served("--state-file", str(state))
+    created = []
+    for i in range(20):
+        body = {"transaction_id": f"t{i}", "a": {"numbers": [f"98765300{i:02d}"],
+                                                 "vns": ["6292134464"], "pin_length": 2},
+                "b": {"numbers": [f"98765400{i:02d}"]}}
+        response = httpx.post(first.base + "/v1/tenants/demo/greenpin", auth=AUTH, json=body)
+        assert response.status_code == 200
+        created.append(response.json()["data"])
+    httpx.delete(first.base + "/v1/tenants/demo/greenpin/" + created[0]["greenpin_id"], auth=AUTH)
+    first.stop(signal.SIGKILL)
+
+    second = served("--state-file", str(state))
+    for data in created[1:]:
+        got = httpx.get(second.base + "/v1/tenants/demo/greenpin/" + data["greenpin_id"], auth=AUTH)
+        assert got.json()["data"] == data
+    gone = httpx.get(second.base + "/v1/tenants/demo/greenpin/" + created[0]["greenpin_id"],
+                     auth=AUTH)
+    assert gone.json()["data"]["state"] == "vault"
+    # No PIN is served twice: a PIN still held cannot be given again.
+    held = created[1]["a"]["pin"]
+    body = {"transaction_id": "new", "a": {"numbers": ["9876599999"], "vns": ["6292134464"],
+                                           "pin": held}}
+    refused = httpx.post(second.base + "/v1/tenants/demo/greenpin", auth=AUTH, json=body)
+    assert (refused.status_code, refused.json()["code"]) == (452, 4)
+
+
+def test_bad_config_file_is_reported(tmp_path: Path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("tenants: {demo: {credentials: []}}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert "is not valid" in result.stderr
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "exomock"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30,
+                            env={**os.environ})
+    assert result.returncode == 0
+    assert "serve" in result.stdout

@@ -1,0 +1,93 @@
+"""One test suite for every store; the SQLite one must also survive a reopen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_server.domain.allocations import GREENPIN, Allocation, Party, SearchCriteria
+from mock_server.store.base import Store
+from mock_server.store.memory import MemoryStore, RouteConflict
+from mock_server.store.sqlite import SqliteStore
+
+
+def make_allocation(allocation_id: str, number: str, pin: str, *, due: float = 100.0,
+                    tenant: str = "demo") -> Allocation:
+    return Allocation(
+        kind=GREENPIN, tenant_id=tenant, id=allocation_id, ref=f"ref-{allocation_id}",
+        a=Party("a", [number], ["+916292134464"], [pin], len(pin)),
+        b=Party("b", ["+91970" + number[-7:]], ["+916292134464"], []),
+        usage="twoway", state="active", created_at=float(len(allocation_id)), deallocate_at=due,
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "s.db")
+    yield made
+    made.close()
+
+
+def test_save_get_and_routes(store):
+    first = make_allocation("a1", "+919811111111", "1234")
+    store.save(first)
+    assert store.get("demo", "a1").ref == "ref-a1"
+    assert store.get("other", "a1") is None
+    assert store.route("+916292134464", "1234").allocation.id == "a1"
+    assert store.route("+916292134464", "+919811111111").name == "a"
+    assert store.route("+916292134465", "1234") is None
+    assert store.active_by_ref("demo", GREENPIN, "ref-a1").id == "a1"
+
+
+def test_a_route_cannot_be_claimed_twice(store):
+    store.save(make_allocation("a1", "+919811111111", "1234"))
+    with pytest.raises(RouteConflict):
+        store.save(make_allocation("a2", "+919822222222", "1234"))
+    assert store.get("demo", "a2") is None
+    assert store.route("+916292134464", "+919822222222") is None
+
+
+def test_deallocation_frees_routes_and_schedule(store):
+    allocation = make_allocation("a1", "+919811111111", "1234", due=50)
+    store.save(allocation)
+    assert store.next_due() == 50
+    assert store.due(49) == []
+    [due] = store.due(50)
+    due.state = "vault"
+    store.save(due)
+    assert store.route("+916292134464", "1234") is None
+    assert store.active_by_ref("demo", GREENPIN, "ref-a1") is None
+    assert store.next_due() is None
+    total, found = store.search("demo", GREENPIN, SearchCriteria(state="vault"), 0, 10)
+    assert total == 1 and found[0].id == "a1"
+
+
+def test_reset_one_tenant(store):
+    store.save(make_allocation("a1", "+919811111111", "1234"))
+    store.save(make_allocation("b1", "+919833333333", "9999", tenant="other"))
+    store.reset("demo")
+    assert store.get("demo", "a1") is None
+    assert store.get("other", "b1") is not None
+    assert store.route("+916292134464", "1234") is None
+
+
+def test_sqlite_state_survives_a_reopen(tmp_path):
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    store.save(make_allocation("a1", "+919811111111", "1234", due=50))
+    kept = make_allocation("a2", "+919822222222", "5678", due=500)
+    store.save(kept)
+    gone = store.get("demo", "a1")
+    gone.state = "vault"
+    store.save(gone)
+    store.close()
+
+    reopened = SqliteStore(path)
+    assert reopened.get("demo", "a1").state == "vault"
+    assert reopened.route("+916292134464", "1234") is None
+    assert reopened.route("+916292134464", "5678").allocation.id == "a2"
+    assert reopened.next_due() == 500
+    assert [a.id for a in reopened.allocations("demo")] == ["a1", "a2"]
+    reopened.close()
