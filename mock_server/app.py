@@ -53,7 +53,20 @@ def http_error(request: Request, exc: Exception) -> Response:
         "data": None,
     }
     content = [body] if is_greenvn_path(request.url.path) else body
-    return JSONResponse(content, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse(content, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            if not route.path.startswith("/{version}"):
+                methods |= route.methods
+    return sorted(methods)
 
 
 def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -66,6 +79,8 @@ async def unsupported_version(request: Request) -> Response:
     """Code 9 for an ExoBridge path of a version other than v1."""
     version = request.path_params["version"]
     if version == "v1":
+        if _allowed_methods(request):
+            raise HTTPException(405, "Method Not Allowed")
         raise HTTPException(404, "no such operation")
     raise ExoBridgeError(9, f"API version {version!r} is not supported; use v1")
 

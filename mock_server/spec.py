@@ -203,16 +203,15 @@ class Spec:
 
 
 class BodyCheck:
-    """A request body's schema; arrays marked `x-validate-items-separately` are left to `items`."""
+    """A request body's schema; arrays with an `x-item-schema` have each item checked on its own."""
 
     def __init__(self, spec: Spec, ref: str) -> None:
         schema = copy.deepcopy(spec.pointer(ref))
         self.item_checks: dict[str, SchemaCheck] = {}
         for name, prop in schema.get("properties", {}).items():
-            if prop.get("x-validate-items-separately"):
-                item_ref = prop["items"]["$ref"]
+            if "x-item-schema" in prop:
+                item_ref = prop["x-item-schema"]["$ref"]
                 self.item_checks[name] = SchemaCheck(spec._schema_root, item_ref)
-                prop["items"] = True
         root = {"components": spec.document["components"], "$defs": {"body": schema}}
         self.whole = SchemaCheck(root, "#/$defs/body")
 

@@ -1,0 +1,159 @@
+"""The server under test, reached only over HTTP, and the guard rails for talking to it.
+
+With no `--base-url`, the mock is started as a separate process (`python -m mock_server serve`),
+so the suite never imports it and treats it exactly like a remote server.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+CREATE_PATHS = ("/greenpin", "/greenvn")
+
+
+class BudgetExhausted(RuntimeError):
+    """The run made as many requests as `--request-budget` allows."""
+
+
+@dataclass
+class Target:
+    base_url: str
+    tenant_id: str
+    auth: tuple[str, str]
+    account_sid: str
+    # True when the server has the mock's control plane (`/_mock/`): clock, resets, calls.
+    has_control_plane: bool = False
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+    @property
+    def greenpin(self) -> str:
+        return f"/v1/tenants/{self.tenant_id}/greenpin"
+
+    @property
+    def greenvn(self) -> str:
+        return f"/v1/tenants/{self.tenant_id}/greenvn"
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_local_mock(seed: int | None) -> tuple[str, subprocess.Popen[bytes]]:
+    port = _free_port()
+    command = [sys.executable, "-m", "mock_server", "serve", "--port", str(port),
+               "--log-level", "warning"]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"the mock exited before serving: {error}")
+        try:
+            httpx.get(base_url + "/_mock/clock", timeout=1)
+            return base_url, process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the mock did not start within 30 s")
+
+
+def probe_control_plane(base_url: str) -> bool:
+    try:
+        response = httpx.get(base_url.rstrip("/") + "/_mock/clock", timeout=5)
+    except httpx.TransportError:
+        return False
+    return response.status_code == 200 and "epoch_seconds" in response.text
+
+
+@dataclass
+class Guard:
+    """Counts requests against the budget and remembers what the run created, for teardown."""
+
+    budget: int
+    used: int = 0
+    created: dict[str, str] = field(default_factory=dict)  # id -> collection path
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def spend(self) -> None:
+        with self.lock:
+            if self.used >= self.budget:
+                raise BudgetExhausted(f"the request budget of {self.budget} is spent")
+            self.used += 1
+
+    def note_response(self, method: str, path: str, status: int, body: Any) -> None:
+        if method != "POST" or status != 200 or not path.endswith(CREATE_PATHS):
+            return
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            return
+        allocation_id = data.get("greenpin_id") or data.get("greenvn_id")
+        if isinstance(allocation_id, str):
+            with self.lock:
+                self.created[allocation_id] = path
+
+
+def retrying_adapter() -> HTTPAdapter:
+    """Honours 429 (and its Retry-After) with backoff, up to five times."""
+    retry = Retry(
+        total=5,
+        status_forcelist=(429,),
+        allowed_methods=None,
+        backoff_factor=0.5,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    return HTTPAdapter(max_retries=retry)
+
+
+def guarded_session(guard: Guard) -> requests.Session:
+    """A requests session (schemathesis' transport) that spends the budget and notes creations."""
+    session = requests.Session()
+    session.mount("http://", retrying_adapter())
+    session.mount("https://", retrying_adapter())
+    original = session.request
+
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        guard.spend()
+        response = original(method, url, *args, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        guard.note_response(method.upper(), httpx.URL(url).path, response.status_code, body)
+        return response
+
+    session.request = request  # type: ignore[method-assign]
+    return session
