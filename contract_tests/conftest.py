@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="20000")
     add("--id-prefix", "EXOBRIDGE_ID_PREFIX",
         "prefix of every transaction_id/connection_id the run creates", default=DEFAULT_PREFIX)
+    add("--vns", "EXOBRIDGE_VNS",
+        "comma-separated VNs of the tenant for the scenarios (default: the mock's documented three)")
     add("--callback-url", "EXOBRIDGE_CALLBACK_URL",
         "public URL at which the callback sink is reachable by a remote server")
     group.addoption("--no-destructive", action="store_true",
