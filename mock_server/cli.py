@@ -1,12 +1,18 @@
-"""`exomock`: serve the mock."""
+"""`exomock`: serve the mock (`serve`), or print and send fake callbacks (`fake`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -39,6 +45,88 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """`field=value` pairs; a value is JSON when it parses as JSON, a string otherwise."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        if not sep or not path:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE (dots for nested fields)")
+        try:
+            overrides[path] = json.loads(text)
+        except ValueError:
+            overrides[path] = text
+    return overrides
+
+
+def _send(client: httpx.Client, url: str, event: str, payload: dict[str, Any]) -> bool:
+    """Delivers one payload as the provider would; whether it was answered with a 2xx."""
+    import httpx
+
+    headers = {"user-agent": "exomock-fake", "x-exomock-event": event}
+    started = time.perf_counter()
+    try:
+        if event == "connect_applet_request":
+            # The provider asks a Connect applet's URL with a GET, the members as query parameters.
+            response = client.get(url, params=payload, headers=headers)
+        else:
+            response = client.post(url, json=payload, headers=headers)
+    except httpx.HTTPError as exc:
+        elapsed = (time.perf_counter() - started) * 1000
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        print(f"exomock: {event} -> {url}: error after {elapsed:.0f} ms: {reason}", file=sys.stderr)
+        return False
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"exomock: {event} -> {url}: {response.status_code} in {elapsed:.0f} ms", file=sys.stderr)
+    return 200 <= response.status_code < 300
+
+
+def _fake(args: argparse.Namespace) -> int:
+    from .fakes import EVENTS, fake_many
+
+    if args.list:
+        print("\n".join(EVENTS))
+        return 0
+    if args.event not in EVENTS:
+        given = "no event given" if args.event is None else f"unknown event {args.event!r}"
+        print(f"exomock: {given}; the events are:", *EVENTS, sep="\n  ", file=sys.stderr)
+        return 2
+    if args.count < 0:
+        print("exomock: --count must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        overrides = _parse_set(args.set)
+    except ValueError as exc:
+        print(f"exomock: {exc}", file=sys.stderr)
+        return 2
+    try:
+        payloads = fake_many(args.event, args.count, seed=args.seed, overrides=overrides)
+    except ValueError as exc:
+        hint = ""
+        if any(not isinstance(value, str) for value in overrides.values()):
+            hint = " (values are read as JSON: quote a string of digits, --set 'pin=\"1234\"')"
+        print(f"exomock: {exc}{hint}", file=sys.stderr)
+        return 2
+    failures = 0
+    client: httpx.Client | None = None
+    if args.send:
+        import httpx
+
+        client = httpx.Client(timeout=10.0)
+    try:
+        for payload in payloads:
+            print(json.dumps(payload, ensure_ascii=False), flush=True)
+            if client is not None and not _send(client, args.send, args.event, payload):
+                failures += 1
+    finally:
+        if client is not None:
+            client.close()
+    if failures:
+        print(f"exomock: {failures} of {len(payloads)} deliveries failed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exomock", description="A stateful mock of Exotel's ExoBridge and calling APIs."
@@ -55,6 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
+
+    fake = commands.add_parser(
+        "fake",
+        help="print realistic fake callback payloads (JSON Lines), or send them to a URL",
+        description="Prints fake payloads of EVENT, one JSON document per line, each valid "
+        "against openapi/callbacks/EVENT.schema.json.",
+    )
+    fake.add_argument("event", nargs="?", metavar="EVENT", help="the event (see --list)")
+    fake.add_argument("--list", action="store_true", help="list the events and exit")
+    fake.add_argument("--count", type=int, default=1, help="how many payloads (default 1)")
+    fake.add_argument("--seed", type=int, help="seed, for the same payloads on every run")
+    fake.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set a field (a.b.0.c for nested ones) in every payload; VALUE is JSON if it "
+        "parses, else a string; repeatable",
+    )
+    fake.add_argument(
+        "--send",
+        metavar="URL",
+        help="also deliver each payload to URL (POST JSON; GET with query parameters for "
+        "connect_applet_request); exit 1 if any answer is not 2xx",
+    )
+    fake.set_defaults(run=_fake)
     return parser
 
 

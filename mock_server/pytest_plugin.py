@@ -137,3 +137,51 @@ class CallbackSink:
 def callback_sink(httpserver: HTTPServer) -> CallbackSink:
     """A receiver for callbacks; `url_for(event)` is where to send them."""
     return CallbackSink(httpserver)
+
+
+class FakeCallback:
+    """Makes fake callback payloads (see `mock_server.fakes`).
+
+    `fake_callback("call_completed", seed=1, on_call_duration=0)` overrides top-level fields by
+    name; nested ones take `__` for the dots (`call_details__status="busy"`), or an `overrides`
+    mapping of dotted paths. `from`, a Python keyword, goes through `**{"from": ...}`.
+    """
+
+    def __init__(self) -> None:
+        from .fakes import EVENTS
+
+        self.events: tuple[str, ...] = EVENTS
+
+    def __call__(
+        self,
+        event: str,
+        seed: int | None = None,
+        overrides: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        from .fakes import fake
+
+        changes = {**(overrides or {}), **{k.replace("__", "."): v for k, v in fields.items()}}
+        return fake(event, seed=seed, overrides=changes or None)
+
+    def many(
+        self, event: str, count: int, seed: int | None = None, **fields: Any
+    ) -> list[dict[str, Any]]:
+        from .fakes import fake_many
+
+        changes = {k.replace("__", "."): v for k, v in fields.items()}
+        return fake_many(event, count, seed=seed, overrides=changes or None)
+
+    def sequence(
+        self, *, seed: int | None = None, answered: bool = True, verified: bool = True
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The callbacks of one call on a GreenPin allocation, in order, sharing their ids."""
+        from .fakes import call_sequence
+
+        return call_sequence(seed=seed, answered=answered, verified=verified)
+
+
+@pytest.fixture
+def fake_callback() -> FakeCallback:
+    """A factory of realistic, schema-valid callback payloads: `fake_callback(event, seed=...)`."""
+    return FakeCallback()
