@@ -127,6 +127,32 @@ class Contract:
         result: dict[str, Any] = rewrite(schema)
         return result
 
+    def for_generation(self) -> dict[str, Any]:
+        """The spec as test generators need it: documented examples inline (`externalValue`
+        becomes `value`, read from `fixtures/examples/`), and no webhooks (not operations)."""
+        import copy
+
+        document = copy.deepcopy(self.document)
+        document.pop("webhooks", None)
+
+        def inline(node: Any) -> None:
+            if isinstance(node, dict):
+                external = node.get("externalValue")
+                if isinstance(external, str) and not external.startswith(("http:", "https:")):
+                    path = (self.path.parent / external).resolve()
+                    if not path.is_file():
+                        path = FIXTURES_DIR / "examples" / Path(external).name
+                    node["value"] = json.loads(path.read_text(encoding="utf-8"))
+                    del node["externalValue"]
+                for value in node.values():
+                    inline(value)
+            elif isinstance(node, list):
+                for value in node:
+                    inline(value)
+
+        inline(document)
+        return document
+
     def callback_schema(self, event: str) -> dict[str, Any]:
         path = self.path.parent / "callbacks" / f"{event}.schema.json"
         schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

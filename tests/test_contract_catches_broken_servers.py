@@ -1,0 +1,172 @@
+"""The contract suite fails on servers that break the contract, each in its own way.
+
+Each broken server is the mock with one defect spliced into its HTTP traffic; the suite runs
+against it over HTTP as it would against staging, and must fail, in the tests that should notice.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from mock_server.app import create_app
+from mock_server.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+Rewrite = Callable[[dict[str, Any], int, Any], tuple[int, Any]]
+
+
+class Defect:
+    """ASGI middleware that rewrites JSON answers with `rewrite(scope, status, body)`."""
+
+    def __init__(self, app: Any, rewrite: Rewrite) -> None:
+        self.app = app
+        self.rewrite = rewrite
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_mock/"):
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            raw = b"".join(chunks)
+            try:
+                status, body = self.rewrite(scope, start["status"], json.loads(raw))
+                raw = json.dumps(body).encode()
+            except ValueError:
+                status = start["status"]
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(raw)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": raw})
+
+        await self.app(scope, receive, capture)
+
+
+def _data(body: Any) -> dict[str, Any] | None:
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return body["data"]
+    return None
+
+
+def drops_deallocation_time(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    data = _data(body)
+    if data is not None:
+        data.pop("deallocation_time", None)
+    return status, body
+
+
+def forgets_deletions(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    """Deleting twice succeeds, and deleted allocations look active."""
+    if isinstance(body, dict) and body.get("code") == 22:
+        return 200, {"success": True, "status": 200, "code": None, "message": None,
+                     "data": None}
+    data = _data(body)
+    if data is not None and data.get("state") == "vault":
+        data["state"] = "active"
+    return status, body
+
+
+def wrong_status_for_no_free_pin(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    if status == 452:
+        body["status"] = 409
+        return 409, body
+    return status, body
+
+
+def mixes_up_allocations(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    data = _data(body)
+    if scope["method"] == "GET" and data is not None and "greenpin_id" in data:
+        data["greenpin_id"] = "0b6f3c1e-7d2a-4c55-9e41-2f7a8d9c6b10"
+        data["transaction_id"] = "someone-else"
+    return status, body
+
+
+def crashes_on_search(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    if scope["method"] == "GET" and scope["path"].endswith("/greenpin"):
+        return 500, {"detail": "Internal Server Error"}
+    return status, body
+
+
+def accepts_bad_requests(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    """Answers 200 where the documents demand a refusal for bad parameters."""
+    envelope = body[0] if isinstance(body, list) and body else body
+    if isinstance(envelope, dict) and envelope.get("code") in (3, 5):
+        return 200, {"success": True, "status": 200, "code": None, "message": None, "data": None}
+    return status, body
+
+
+@contextmanager
+def broken_server(rewrite: Rewrite) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(Defect(create_app(seed=3), rewrite), host="127.0.0.1", port=port,
+                            log_level="error", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def run_suite(base_url: str, selection: str) -> tuple[int, str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "contract_tests"), "--base-url", base_url,
+         "--examples", "8", "-p", "no:cacheprovider", "-q", "-rf", "--no-header",
+         "-k", selection],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+CASES = [
+    (drops_deallocation_time, "scenario or operation_conforms",
+     ["greenpin_lifecycle", "POST /v1/tenants/{tenant_id}/greenpin"]),
+    (forgets_deletions, "scenario", ["greenpin_lifecycle", "greenvn"]),
+    (wrong_status_for_no_free_pin, "scenario", ["pin_exhaustion", "greenpin_errors"]),
+    (mixes_up_allocations, "scenario", ["greenpin_lifecycle", "scheduled_deallocation"]),
+    (crashes_on_search, "operation_conforms and greenpin",
+     ["GET /v1/tenants/{tenant_id}/greenpin"]),
+    (accepts_bad_requests, "scenario or operation_conforms",
+     ["greenpin_errors", "POST /v1/tenants/{tenant_id}/greenpin"]),
+]
+
+
+@pytest.mark.parametrize(("defect", "selection", "caught_by"), CASES,
+                         ids=[case[0].__name__ for case in CASES])
+def test_the_suite_fails_on_a_broken_server(defect, selection, caught_by):
+    with broken_server(defect) as base_url:
+        code, output = run_suite(base_url, selection)
+    assert code == 1, output[-3000:]
+    # Failure headers name the scenario or the operation (schemathesis reports per operation).
+    failed = [line for line in output.splitlines() if line.startswith(("FAILED", "____"))]
+    for name in caught_by:
+        assert any(name in line for line in failed), (name, failed, output[-3000:])
+
+
+def test_the_suite_passes_on_the_mock_itself():
+    with broken_server(lambda scope, status, body: (status, body)) as base_url:
+        code, output = run_suite(base_url, "scenario or (operation_conforms and tenants)")
+    assert code == 0, output[-3000:]
