@@ -1,4 +1,5 @@
-"""`exomock`: serve the mock (`serve`), or print and send fake callbacks (`fake`)."""
+"""`exomock`: serve the mock (`serve`), print and send fake callbacks (`fake`), or check a
+server against the contract (`check`)."""
 
 from __future__ import annotations
 
@@ -127,6 +128,33 @@ def _fake(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Runs the contract suite (`contract_tests`) against a server; pytest's exit code."""
+    import importlib.util
+    import subprocess
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("contract_tests")
+    if spec is None or spec.origin is None:
+        print("exomock: the contract_tests package is not installed", file=sys.stderr)
+        return 2
+    suite = Path(spec.origin).resolve().parent
+    options = [str(suite), "-p", "no:cacheprovider", "-o", "addopts=-ra", "-q"]
+    for flag, value in (
+        ("--base-url", args.base_url), ("--tenant", args.tenant), ("--api-key", args.api_key),
+        ("--api-token", args.api_token), ("--account-sid", args.account_sid),
+        ("--examples", args.examples), ("--seed", args.seed),
+        ("--request-budget", args.request_budget), ("--vns", args.vns),
+        ("--callback-url", args.callback_url), ("--junitxml", args.junitxml),
+    ):
+        if value is not None:
+            options += [flag, str(value)]
+    if args.no_destructive:
+        options.append("--no-destructive")
+    # A separate interpreter, so that pytest imports (and rewrites) the suite itself.
+    return subprocess.call([sys.executable, "-m", "pytest", *options, *extra])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exomock", description="A stateful mock of Exotel's ExoBridge and calling APIs."
@@ -169,10 +197,37 @@ def build_parser() -> argparse.ArgumentParser:
         "connect_applet_request); exit 1 if any answer is not 2xx",
     )
     fake.set_defaults(run=_fake)
+
+    check = commands.add_parser(
+        "check",
+        help="run the contract suite against a server (the mock when no --base-url)",
+        description="Runs contract_tests against a server. Options not listed here are passed "
+        "to pytest (e.g. -k, -x, -v). Each option also reads an EXOBRIDGE_* environment "
+        "variable; see the README.",
+    )
+    check.add_argument("--base-url", help="server to check (default: start the mock)")
+    check.add_argument("--tenant", help="tenant id (default demo)")
+    check.add_argument("--api-key", help="Basic user name")
+    check.add_argument("--api-token", help="Basic password")
+    check.add_argument("--account-sid", help="account of the calls API (default: the tenant)")
+    check.add_argument("--vns", help="comma-separated VNs of the tenant, for the scenarios")
+    check.add_argument("--examples", type=int, help="generated examples per operation")
+    check.add_argument("--seed", type=int, help="seed, for a reproducible run")
+    check.add_argument("--request-budget", type=int, help="most requests the run may make")
+    check.add_argument("--callback-url", help="public URL of the callback sink")
+    check.add_argument("--junitxml", help="write a JUnit XML report here")
+    check.add_argument("--no-destructive", action="store_true",
+                       help="only reads and validation; create nothing")
+    check.set_defaults(run=_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "check":
+        return _check(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     result: int = args.run(args)
     return result

@@ -117,3 +117,25 @@ def test_console_script_is_installed():
                             env={**os.environ})
     assert result.returncode == 0
     assert "serve" in result.stdout
+
+
+def test_check_runs_the_contract_suite_against_a_server(served, tmp_path: Path):
+    server = served()
+    report = tmp_path / "report.xml"
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "check", "--base-url", server.base,
+         "--junitxml", str(report), "-k", "greenpin_lifecycle or greenvn"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "2 passed" in result.stdout
+    assert "<testsuite" in report.read_text()
+
+
+def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "check", "--base-url",
+         f"http://127.0.0.1:{free_port()}", "-k", "greenpin_lifecycle"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode != 0
