@@ -71,7 +71,7 @@ class ChaosSettings:
 
 @dataclass(frozen=True)
 class CallbackSettings:
-    timeout_seconds: float = 5.0
+    timeout_seconds: float = 15.0
     retry_delays_seconds: tuple[float, ...] = (1.0, 5.0)
     signing_secret: str | None = None
     chaos: ChaosSettings = ChaosSettings()
@@ -121,7 +121,7 @@ class Settings:
             )
         cb = raw.get("callbacks", {})
         callbacks = CallbackSettings(
-            timeout_seconds=cb.get("timeout_seconds", 5.0),
+            timeout_seconds=cb.get("timeout_seconds", 15.0),
             retry_delays_seconds=tuple(cb.get("retry_delays_seconds", (1.0, 5.0))),
             signing_secret=cb.get("signing_secret"),
             chaos=ChaosSettings(**cb.get("chaos", {})),
