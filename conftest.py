@@ -1,0 +1,15 @@
+"""Settings shared by every test of the project.
+
+Hypothesis (under schemathesis) keeps no example database in the working tree, so that runs on a
+developer's machine and in CI are the same; set HYPOTHESIS_PROFILE=dev to keep one locally.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
