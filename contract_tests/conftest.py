@@ -40,21 +40,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--tenant", "EXOBRIDGE_TENANT", "tenant id in the ExoBridge paths", default="demo")
     add("--api-key", "EXOBRIDGE_API_KEY", "Basic user name", default="demo_key")
     add("--api-token", "EXOBRIDGE_API_TOKEN", "Basic password", default="demo_token")
-    add("--account-sid", "EXOBRIDGE_ACCOUNT_SID", "account in the calls API paths (default: tenant)")
+    add(
+        "--account-sid", "EXOBRIDGE_ACCOUNT_SID", "account in the calls API paths (default: tenant)"
+    )
     add("--examples", "EXOBRIDGE_EXAMPLES", "generated examples per operation", default="15")
-    add("--seed", "EXOBRIDGE_SEED", "seed for generated tests; fixed makes a run reproducible",
-        default="20261123")
-    add("--request-budget", "EXOBRIDGE_REQUEST_BUDGET", "most requests the run may make",
-        default="20000")
-    add("--id-prefix", "EXOBRIDGE_ID_PREFIX",
-        "prefix of every transaction_id/connection_id the run creates", default=DEFAULT_PREFIX)
-    add("--vns", "EXOBRIDGE_VNS",
-        "comma-separated VNs of the tenant for the scenarios (default: the mock's documented three)")
-    add("--callback-url", "EXOBRIDGE_CALLBACK_URL",
-        "public URL at which the callback sink is reachable by a remote server")
-    group.addoption("--no-destructive", action="store_true",
-                    default=env("EXOBRIDGE_NO_DESTRUCTIVE") == "1",
-                    help="only reads and validation: nothing is created (env EXOBRIDGE_NO_DESTRUCTIVE=1)")
+    add(
+        "--seed",
+        "EXOBRIDGE_SEED",
+        "seed for generated tests; fixed makes a run reproducible",
+        default="20261123",
+    )
+    add(
+        "--request-budget",
+        "EXOBRIDGE_REQUEST_BUDGET",
+        "most requests the run may make",
+        default="20000",
+    )
+    add(
+        "--id-prefix",
+        "EXOBRIDGE_ID_PREFIX",
+        "prefix of every transaction_id/connection_id the run creates",
+        default=DEFAULT_PREFIX,
+    )
+    add(
+        "--vns",
+        "EXOBRIDGE_VNS",
+        "comma-separated VNs of the tenant for the scenarios (default: the documents' three)",
+    )
+    add(
+        "--callback-url",
+        "EXOBRIDGE_CALLBACK_URL",
+        "public URL at which the callback sink is reachable by a remote server",
+    )
+    group.addoption(
+        "--no-destructive",
+        action="store_true",
+        default=env("EXOBRIDGE_NO_DESTRUCTIVE") == "1",
+        help="only reads and validation: nothing is created (env EXOBRIDGE_NO_DESTRUCTIVE=1)",
+    )
 
 
 # The run's configuration, for modules that build tests at import time (schemathesis).
@@ -119,8 +142,9 @@ class Api:
         self.target = target
         self.guard = guard
         transport = httpx.HTTPTransport(retries=2)
-        self.client = httpx.Client(base_url=target.base_url, auth=target.auth, timeout=30,
-                                   transport=transport)
+        self.client = httpx.Client(
+            base_url=target.base_url, auth=target.auth, timeout=30, transport=transport
+        )
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         delay = 0.5

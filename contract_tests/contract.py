@@ -65,7 +65,9 @@ class Contract:
             for method in ("get", "put", "post", "delete", "patch"):
                 if method in item:
                     op = item[method]
-                    found[op["operationId"]] = Operation(op["operationId"], method.upper(), path, op)
+                    found[op["operationId"]] = Operation(
+                        op["operationId"], method.upper(), path, op
+                    )
         return found
 
     @cached_property
@@ -116,8 +118,11 @@ class Contract:
         def rewrite(node: Any) -> Any:
             if isinstance(node, dict):
                 return {
-                    k: (SPEC_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#/")
-                        else rewrite(v))
+                    k: (
+                        SPEC_URI + v
+                        if k == "$ref" and isinstance(v, str) and v.startswith("#/")
+                        else rewrite(v)
+                    )
                     for k, v in node.items()
                 }
             if isinstance(node, list):

@@ -15,7 +15,7 @@ class InvalidNumber(ValueError):
 
 @lru_cache(maxsize=65536)
 def to_e164(text: str) -> str:
-    """E.164 for a valid number given as E.164 or in the national Indian form; InvalidNumber else."""
+    """E.164 for a valid number given as E.164 or in national Indian form; else InvalidNumber."""
     try:
         parsed = phonenumbers.parse(text, DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:

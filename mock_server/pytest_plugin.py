@@ -110,7 +110,9 @@ class CallbackSink:
         if event is None:
             return ["the event is unknown: no x-exomock-event header and no event in the path"]
         validator = jsonschema.Draft202012Validator(self._schemas[event])
-        return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(payload)]
+        return [
+            f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(payload)
+        ]
 
     def events(self, event: str | None = None) -> list[ReceivedCallback]:
         with self._lock:

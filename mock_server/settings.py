@@ -90,7 +90,9 @@ class Settings:
             jsonschema.Draft202012Validator(schema).iter_errors(raw), key=lambda e: e.path
         )
         if errors:
-            lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+            lines = [
+                f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors
+            ]
             raise ConfigError(f"{source} is not valid:\n" + "\n".join(lines))
         tenants = {}
         seen_numbers: dict[str, str] = {}

@@ -108,7 +108,9 @@ class MockServer:
         return result
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("POST", "/_mock/clock/advance", json={"seconds": seconds})
+        result: dict[str, Any] = self._call(
+            "POST", "/_mock/clock/advance", json={"seconds": seconds}
+        )
         return result
 
     def state(self, tenant_id: str | None = None) -> dict[str, Any]:

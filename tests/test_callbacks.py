@@ -41,11 +41,17 @@ def log(client: Any, **filters: str) -> list[dict[str, Any]]:
     return entries
 
 
-def test_clock_advance_deallocates_frees_pins_and_sends_the_callback(client, callback_sink, contract):
-    client.put("/_mock/tenants/demo/callback-urls",
-               json={"deallocation": callback_sink.url_for("deallocation")})
-    body = allocation(a={"numbers": ["9876500001"], "vns": ["6292134464"], "pin": "777"},
-                      deallocation_policy={"duration": "60s"})
+def test_clock_advance_deallocates_frees_pins_and_sends_the_callback(
+    client, callback_sink, contract
+):
+    client.put(
+        "/_mock/tenants/demo/callback-urls",
+        json={"deallocation": callback_sink.url_for("deallocation")},
+    )
+    body = allocation(
+        a={"numbers": ["9876500001"], "vns": ["6292134464"], "pin": "777"},
+        deallocation_policy={"duration": "60s"},
+    )
     created = create(client, body)
 
     early = client.post("/_mock/clock/advance", json={"seconds": 59}).json()
@@ -63,11 +69,13 @@ def test_clock_advance_deallocates_frees_pins_and_sends_the_callback(client, cal
     assert contract.callback_errors("deallocation", received.payload) == []
 
     # The PIN and the numbers are free again.
-    again = create(client, allocation("t2", a={"numbers": ["9876500001"], "vns": ["6292134464"],
-                                               "pin": "777"}))
+    again = create(
+        client, allocation("t2", a={"numbers": ["9876500001"], "vns": ["6292134464"], "pin": "777"})
+    )
     assert again["a"]["pin"] == "777"
-    entry = wait_until(lambda: [e for e in log(client, event="deallocation")
-                                if e["outcome"] == "delivered"])
+    entry = wait_until(
+        lambda: [e for e in log(client, event="deallocation") if e["outcome"] == "delivered"]
+    )
     assert len(entry[0]["attempts"]) == 1
 
 
@@ -120,8 +128,14 @@ def test_receiver_failing_forever_ends_in_a_logged_failure_without_blocking(clie
     client.delete(GP + "/" + created["greenpin_id"])
     # The API answers while the deliveries are retried.
     started = time.perf_counter()
-    create(client, allocation("t2", a={"numbers": ["9876500003"], "vns": ["6292134465"]},
-                              b={"numbers": ["9876500004"]}))
+    create(
+        client,
+        allocation(
+            "t2",
+            a={"numbers": ["9876500003"], "vns": ["6292134465"]},
+            b={"numbers": ["9876500004"]},
+        ),
+    )
     assert time.perf_counter() - started < 0.5
     [entry] = wait_until(lambda: log(client, outcome="failed"))
     # One attempt and one retry per configured delay (two in the test configuration).
@@ -185,7 +199,10 @@ def test_control_plane_refuses_bad_input(client):
     assert client.post("/_mock/clock/advance", json={"seconds": -1}).status_code == 400
     assert client.post("/_mock/clock/advance", json={"seconds": "1"}).status_code == 400
     assert client.post("/_mock/clock/advance", content=b"{").status_code == 400
-    assert client.put("/_mock/tenants/demo/callback-urls", json={"nope": "http://x"}).status_code == 400
+    assert (
+        client.put("/_mock/tenants/demo/callback-urls", json={"nope": "http://x"}).status_code
+        == 400
+    )
     assert client.put("/_mock/tenants/zz/callback-urls", json={}).status_code == 404
     assert client.post("/_mock/reset", json={"tenant_id": "zz"}).status_code == 404
 

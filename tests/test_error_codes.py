@@ -95,9 +95,15 @@ def test_code_3_greenvn_missing_usage(client, contract):
 
 
 def test_code_4_given_pin_already_in_use_on_the_vn(client, contract):
-    create(client, allocation("t1", a={"numbers": ["9876500001"], "vns": ["6292134464"], "pin": "4321"}))
-    second = allocation("t2", a={"numbers": ["9876500003"], "vns": ["6292134464"], "pin": "4321"},
-                        b={"numbers": ["9876500004"]})
+    create(
+        client,
+        allocation("t1", a={"numbers": ["9876500001"], "vns": ["6292134464"], "pin": "4321"}),
+    )
+    second = allocation(
+        "t2",
+        a={"numbers": ["9876500003"], "vns": ["6292134464"], "pin": "4321"},
+        b={"numbers": ["9876500004"]},
+    )
     assert_error(client.post(GP, json=second), 4, contract, "createGreenPin")
 
 
@@ -127,14 +133,19 @@ def test_code_5_bad_parameter(client, contract, change, where):
 def test_code_7_missing_or_wrong_credentials(client, contract):
     assert_error(client.get(GP, auth=None), 7, contract, "listGreenPins")
     assert_error(client.get(GP, auth=("demo_key", "wrong")), 7, contract, "listGreenPins")
-    assert_error(client.get(GP + "/x", headers={"authorization": "Bearer abc"}, auth=None),
-                 7, contract, "getGreenPin")
+    assert_error(
+        client.get(GP + "/x", headers={"authorization": "Bearer abc"}, auth=None),
+        7,
+        contract,
+        "getGreenPin",
+    )
 
 
 def test_code_8_credentials_of_another_tenant(client, contract):
     assert_error(client.get(GP, auth=OTHER), 8, contract, "listGreenPins")
-    assert_error(client.post(GVN, json=greenvn(), auth=OTHER), 8, contract, "createGreenVN",
-                 as_list=True)
+    assert_error(
+        client.post(GVN, json=greenvn(), auth=OTHER), 8, contract, "createGreenVN", as_list=True
+    )
 
 
 def test_code_9_unsupported_api_version(client, contract):
@@ -178,15 +189,17 @@ def test_code_17_bulk_over_the_limit(client, contract):
 
 def test_code_18_transaction_id_of_an_active_allocation(client, contract):
     create(client, allocation("same"))
-    body = allocation("same", a={"numbers": ["9876500005"], "vns": ["6292134465"]},
-                      b={"numbers": ["9876500006"]})
+    body = allocation(
+        "same", a={"numbers": ["9876500005"], "vns": ["6292134465"]}, b={"numbers": ["9876500006"]}
+    )
     assert_error(client.post(GP, json=body), 18, contract, "createGreenPin")
 
 
 def test_code_18_greenvn_connection_id_reused_answers_a_list(client, contract):
     assert client.post(GVN, json=greenvn("dup")).status_code == 200
-    response = client.post(GVN, json=greenvn("dup", aparty_numbers=["9876500021"],
-                                             bparty_numbers=["9876500022"]))
+    response = client.post(
+        GVN, json=greenvn("dup", aparty_numbers=["9876500021"], bparty_numbers=["9876500022"])
+    )
     assert_error(response, 18, contract, "createGreenVN", as_list=True)
 
 

@@ -61,7 +61,8 @@ def test_deallocation_frees_routes_and_schedule(store):
     assert store.active_by_ref("demo", GREENPIN, "ref-a1") is None
     assert store.next_due() is None
     total, found = store.search("demo", GREENPIN, SearchCriteria(state="vault"), 0, 10)
-    assert total == 1 and found[0].id == "a1"
+    assert total == 1
+    assert found[0].id == "a1"
 
 
 def test_reset_one_tenant(store):

@@ -94,7 +94,9 @@ class CallbackDispatcher:
             raise CallbackSchemaViolation(f"no schema for callback event {event!r}")
         errors = list(validator.iter_errors(payload))
         if errors:
-            details = "; ".join(f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in errors[:5])
+            details = "; ".join(
+                f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in errors[:5]
+            )
             raise CallbackSchemaViolation(f"{event} payload breaks its schema: {details}")
 
     def emit(
@@ -164,7 +166,8 @@ class CallbackDispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, delivery: Delivery) -> None:
-        assert self._client is not None and delivery.url is not None
+        assert self._client is not None
+        assert delivery.url is not None
         chaos = self.options.chaos
         if chaos.max_delay_seconds or chaos.reorder:
             # Random delays make later callbacks overtake earlier ones.

@@ -20,7 +20,7 @@ TWOWAY = "twoway"
 
 @dataclass(slots=True, eq=False)
 class Party:
-    """One side of an allocation: its numbers, the VNs it dials, the PINs unregistered callers enter."""
+    """One side of an allocation: its numbers, the VNs it dials, the PINs strangers enter."""
 
     name: str
     numbers: list[str]
@@ -31,7 +31,9 @@ class Party:
     allocation: Allocation = field(init=False, repr=False)
 
     def copy(self) -> Party:
-        return Party(self.name, list(self.numbers), list(self.vns), list(self.pins), self.pin_length)
+        return Party(
+            self.name, list(self.numbers), list(self.vns), list(self.pins), self.pin_length
+        )
 
 
 @dataclass(slots=True, eq=False)

@@ -154,7 +154,9 @@ class GreenPins:
         self.store.save(updated)
         return updated
 
-    def bulk_update(self, tenant: Tenant, items: Sequence[BulkItem]) -> list[Allocation | ExoBridgeError]:
+    def bulk_update(
+        self, tenant: Tenant, items: Sequence[BulkItem]
+    ) -> list[Allocation | ExoBridgeError]:
         """Applies every item that can be applied; one result per item, in order."""
         if len(items) > tenant.bulk_limit:
             raise ExoBridgeError(
@@ -165,7 +167,8 @@ class GreenPins:
             if item.error is not None:
                 results.append(item.error)
                 continue
-            assert item.greenpin_id is not None and item.request is not None
+            assert item.greenpin_id is not None
+            assert item.request is not None
             try:
                 results.append(self.update(tenant, item.greenpin_id, item.request))
             except ExoBridgeError as exc:
@@ -208,7 +211,9 @@ class GreenPins:
                 party.pins, party.pin_length = [], None
             elif change is not None and change.pin is not None:
                 party.pins, party.pin_length = [change.pin], len(change.pin)
-            elif before is not None and before.pins and (change is None or change.pin_length is None):
+            elif (
+                before is not None and before.pins and (change is None or change.pin_length is None)
+            ):
                 party.pins, party.pin_length = list(before.pins), before.pin_length
             else:
                 length = (change.pin_length if change else None) or (
@@ -223,11 +228,15 @@ class GreenPins:
             )
         for party, length in to_generate:
             pin = choose_pin(
-                self.backend.ids, length, lambda p, party=party: self._pin_free(allocation, party, p)
+                self.backend.ids,
+                length,
+                lambda p, party=party: self._pin_free(allocation, party, p),
             )
             if pin is None:
                 raise ExoBridgeError(
-                    4, f"no free PIN of length {length} on {', '.join(party.vns)} for {party.name}-party"
+                    4,
+                    f"no free PIN of length {length} on {', '.join(party.vns)} "
+                    f"for {party.name}-party",
                 )
             party.pins, party.pin_length = [pin], length
 

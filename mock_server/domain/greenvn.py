@@ -46,7 +46,9 @@ class GreenVNs:
     def get(self, tenant: Tenant, greenvn_id: str) -> Allocation:
         allocation = self.store.get(tenant.tenant_id, greenvn_id)
         if allocation is None or allocation.kind != GREENVN:
-            raise ExoBridgeError(1, f"no GreenVN allocation {greenvn_id!r} for tenant {tenant.tenant_id}")
+            raise ExoBridgeError(
+                1, f"no GreenVN allocation {greenvn_id!r} for tenant {tenant.tenant_id}"
+            )
         return allocation
 
     def delete(self, tenant: Tenant, greenvn_id: str) -> Allocation:
@@ -107,17 +109,23 @@ class GreenVNs:
         if flow_id is None:
             if len(tenant.flows) > 1:
                 raise ExoBridgeError(
-                    3, f"flow_id is required: tenant {tenant.tenant_id} has {len(tenant.flows)} call flows"
+                    3,
+                    f"flow_id is required: tenant {tenant.tenant_id} "
+                    f"has {len(tenant.flows)} call flows",
                 )
         elif flow_id not in tenant.flows:
-            raise ExoBridgeError(50, f"flow_id {flow_id!r} is not a call flow of tenant {tenant.tenant_id}")
+            raise ExoBridgeError(
+                50, f"flow_id {flow_id!r} is not a call flow of tenant {tenant.tenant_id}"
+            )
 
     @staticmethod
     def _wanted(tenant: Tenant, preferences: Preferences) -> dict[str, str]:
         """The preferences as properties of a pool number: number, region, type."""
         wanted: dict[str, str] = {}
         if preferences.greenvn is not None:
-            wanted["number"] = normalise_vns(tenant, [preferences.greenvn], "preferences.greenvn")[0]
+            wanted["number"] = normalise_vns(tenant, [preferences.greenvn], "preferences.greenvn")[
+                0
+            ]
         if preferences.region is not None:
             wanted["region"] = preferences.region
         elif preferences.pin_code is not None:
@@ -142,7 +150,9 @@ class GreenVNs:
 _PREFERENCE_ORDER = ("number", "region", "type")
 
 
-def _best(candidates: list[PoolNumber], wanted: dict[str, str], *, strict: bool) -> PoolNumber | None:
+def _best(
+    candidates: list[PoolNumber], wanted: dict[str, str], *, strict: bool
+) -> PoolNumber | None:
     def met(candidate: PoolNumber) -> tuple[int, ...]:
         hits = tuple(
             int(name in wanted and getattr(candidate, name) == wanted[name])

@@ -104,7 +104,7 @@ class Credentials:
         return known[1]
 
     def authorise(self, authorization: str | None, tenant_id: str) -> Tenant:
-        """The tenant of the path, if these credentials are its own; code 8 if they are another's."""
+        """The path's tenant, if these credentials are its own; code 8 if they are another's."""
         tenant = self.tenant_of(authorization)
         if tenant.tenant_id != tenant_id:
             raise ExoBridgeError(8, f"these credentials are not tenant {tenant_id!r}'s")

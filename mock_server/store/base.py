@@ -55,7 +55,4 @@ class Store(ABC):
         """Forgets a tenant's allocations, or everyone's."""
 
     def close(self) -> None:  # noqa: B027 - a store without resources has nothing to close
-        """Releases what the store holds open."""
-
-    def close(self) -> None:
         """Releases what the store holds open (files, connections); nothing by default."""

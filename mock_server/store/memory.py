@@ -38,7 +38,7 @@ class MemoryStore(Store):
         if old is not None:
             self._unindex(old)
         if allocation.active:
-            for vn, key, party in allocation.routes():
+            for vn, key, _party in allocation.routes():
                 routes = self._routes.setdefault(vn, {})
                 owner = routes.get(key)
                 if owner is not None and owner.allocation.id != allocation.id:
@@ -49,7 +49,12 @@ class MemoryStore(Store):
             if old is None or old.deallocate_at != allocation.deallocate_at or not old.active:
                 heapq.heappush(
                     self._schedule,
-                    (allocation.deallocate_at, next(self._sequence), allocation.tenant_id, allocation.id),
+                    (
+                        allocation.deallocate_at,
+                        next(self._sequence),
+                        allocation.tenant_id,
+                        allocation.id,
+                    ),
                 )
         tenant[allocation.id] = allocation
 
