@@ -72,6 +72,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "EXOBRIDGE_CALLBACK_URL",
         "public URL at which the callback sink is reachable by a remote server",
     )
+    add(
+        "--sink-port",
+        "EXOBRIDGE_SINK_PORT",
+        "port the callback sink listens on (with --callback-url forwarding to it)",
+    )
     group.addoption(
         "--no-destructive",
         action="store_true",
