@@ -215,3 +215,28 @@ def test_reset_forgets_allocations_and_restores_time(client):
     assert client.get("/_mock/clock").json()["offset_seconds"] == 0
     state = client.get("/_mock/state").json()
     assert state["tenants"]["demo"] == []
+
+
+def test_chaos_duplicates_and_reorders(make_client, config, callback_sink):
+    raw = copy.deepcopy(config)
+    raw["callbacks"]["chaos"] = {"duplicate_probability": 1.0, "reorder": True,
+                                 "max_delay_seconds": 0.3}
+    client = make_client(raw)
+    client.auth = ("demo_key", "demo_token")
+    client.put("/_mock/tenants/demo/callback-urls", json={"*": callback_sink.url})
+    ids = []
+    for i in range(6):
+        created = create(client, allocation(f"t{i}", a={"numbers": [f"98765600{i:02d}"],
+                                                        "vns": ["6292134464"]},
+                                            b={"numbers": [f"98765700{i:02d}"]}))
+        client.delete(GP + "/" + created["greenpin_id"])
+        ids.append(created["greenpin_id"])
+    wait_until(lambda: len(callback_sink.events("deallocation")) == 12)
+    received = [c.payload["greenpin_id"] for c in callback_sink.events("deallocation")]
+    # Every callback arrives twice, and not in the order the allocations were deleted.
+    assert sorted(received) == sorted(ids * 2)
+    first_seen = list(dict.fromkeys(received))
+    assert first_seen != ids
+    entries = log(client, event="deallocation")
+    assert len(entries) == 12
+    assert sum(1 for e in entries if e["redelivery_of"]) == 6
