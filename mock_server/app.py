@@ -17,9 +17,9 @@ from starlette.routing import Route
 from .callbacks.dispatcher import CallbackDispatcher
 from .clock import Clock
 from .domain.backend import Backend
-from .errors import ExoBridgeError
+from .errors import CallsApiError, ExoBridgeError
 from .ids import IdSource
-from .routes import control, greenpin, greenvn
+from .routes import calls, control, greenpin, greenvn
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .settings import Settings
@@ -29,13 +29,16 @@ from .store.memory import MemoryStore
 
 logger = logging.getLogger("exomock")
 
-# How often, at most, the background task looks for allocations whose time has come.
+# How often, at most, the background task looks for calls and allocations whose time has come.
 DEALLOCATION_TICK_SECONDS = 0.5
 
 
 def exobridge_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ExoBridgeError)
     spec: Spec = request.app.state.context.spec
+    if calls.is_calls_path(request.url.path):
+        account_sid = request.path_params.get("account_sid")
+        return calls.error_response(request, calls.calls_error(spec, exc, account_sid))
     body = error_body(spec, exc)
     headers = {"Retry-After": "1"} if body["status"] == 429 else None
     content = [body] if is_greenvn_path(request.url.path) else body
@@ -45,6 +48,13 @@ def exobridge_error(request: Request, exc: Exception) -> JSONResponse:
 def http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods: the envelope's shape, without an Appendix-1 code."""
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    if calls.is_calls_path(request.url.path):
+        status = exc.status_code
+        error = CallsApiError(status, status, calls.MESSAGES.get(status, exc.detail), exc.detail)
+        return calls.error_response(request, error, headers)
     body = {
         "success": False,
         "status": exc.status_code,
@@ -53,9 +63,6 @@ def http_error(request: Request, exc: Exception) -> Response:
         "data": None,
     }
     content = [body] if is_greenvn_path(request.url.path) else body
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = ", ".join(_allowed_methods(request))
     return JSONResponse(content, status_code=exc.status_code, headers=headers)
 
 
@@ -63,10 +70,20 @@ def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves on this path (Starlette names only the first route's)."""
     methods: set[str] = set()
     for route in request.app.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
-            if not route.path.startswith("/{version}"):
-                methods |= route.methods
+        if (
+            isinstance(route, Route)
+            and route.methods
+            and route.path_regex.match(request.url.path)
+            and not route.path.startswith("/{version}")
+        ):
+            methods |= route.methods
     return sorted(methods)
+
+
+def calls_api_error(request: Request, exc: Exception) -> Response:
+    """A refusal of the voice APIs, in the v3 envelope or the v1 `RestException`."""
+    assert isinstance(exc, CallsApiError)
+    return calls.error_response(request, exc)
 
 
 def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -108,7 +125,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await dispatcher.start()
-        ticker = asyncio.create_task(_deallocate_when_due(backend))
+        ticker = asyncio.create_task(_tick_when_due(backend))
         try:
             yield
         finally:
@@ -122,12 +139,15 @@ def create_app(
         routes=[
             *greenpin.routes,
             *greenvn.routes,
+            *calls.routes,
             *control.routes,
+            *calls.control_routes,
             Route("/{version}/tenants/{rest:path}", unsupported_version,
                   methods=["GET", "POST", "PUT", "DELETE"]),
         ],
         exception_handlers={
             ExoBridgeError: exobridge_error,
+            CallsApiError: calls_api_error,
             control.ControlError: control.control_error,
             HTTPException: http_error,
             Exception: internal_error,
@@ -141,11 +161,12 @@ def create_app(
     return app
 
 
-async def _deallocate_when_due(backend: Backend) -> None:
-    """Deallocates allocations as their time passes on the clock, without a request to wake it."""
+async def _tick_when_due(backend: Backend) -> None:
+    """Moves calls on and deallocates allocations as their time passes on the clock, without a
+    request to wake it."""
     while True:
         try:
-            backend.deallocate_due()
+            backend.tick()
         except Exception:  # keep the schedule alive; the defect is in the log
-            logger.exception("scheduled deallocation failed")
+            logger.exception("scheduled calls or deallocation failed")
         await asyncio.sleep(DEALLOCATION_TICK_SECONDS)

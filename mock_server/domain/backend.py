@@ -7,7 +7,9 @@ from ..errors import ExoBridgeError
 from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
 from ..store.base import Store
+from ..store.calls import CallStore, MemoryCallStore
 from .allocations import VAULT, Allocation
+from .calls import Calls
 from .events import EventSink, deallocation_payload
 from .greenpin import GreenPins
 from .greenvn import GreenVNs
@@ -21,6 +23,7 @@ class Backend:
         events: EventSink,
         clock: Clock | None = None,
         ids: IdSource | None = None,
+        call_store: CallStore | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -29,6 +32,7 @@ class Backend:
         self.ids = ids or IdSource()
         self.greenpins = GreenPins(self)
         self.greenvns = GreenVNs(self)
+        self.calls = Calls(self, call_store or MemoryCallStore())
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.settings.tenants.get(tenant_id)
@@ -68,5 +72,11 @@ class Backend:
             self.deallocate(allocation)
         return due
 
+    def tick(self) -> list[Allocation]:
+        """Everything the clock has made due: calls' next steps, then deallocations."""
+        self.calls.advance()
+        return self.deallocate_due()
+
     def reset(self, tenant_id: str | None = None) -> None:
         self.store.reset(tenant_id)
+        self.calls.reset(tenant_id)

@@ -102,7 +102,7 @@ async def advance_clock(request: Request) -> JSONResponse:
     ):
         raise ControlError(f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS}")
     ctx.backend.clock.advance(seconds)
-    deallocated = ctx.backend.deallocate_due()
+    deallocated = ctx.backend.tick()
     return JSONResponse({**_clock_body(request), "deallocated": [a.id for a in deallocated]})
 
 

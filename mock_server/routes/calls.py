@@ -1,0 +1,238 @@
+"""Voice call routes: click-to-call and call details (v3), classic call details (v1).
+
+`/v3/accounts/{account_sid}/calls[/{call_sid}[/legs]]` and
+`/v1/Accounts/{account_sid}/Calls[/{call_sid}]`. The account SID is the tenant id and the
+credentials are the tenant's, as for ExoBridge; `ApiContext.begin` checks them.
+
+Errors of these paths have envelopes of their own: the v3 one (`CallErrorResponse`) and the v1
+`RestException`. The domain raises `CallsApiError`; the ExoBridge errors raised on the way in
+(credentials, faults, the body and query checks) are translated by `calls_error`, which the app's
+error handlers call for these paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..domain.calls import (
+    DEFAULT_ATTEMPT_TIME_OUT,
+    DEFAULT_MAX_TIME_LIMIT,
+    CallRequest,
+    V1Filter,
+    call_details,
+    invalid_body,
+    leg_details,
+    v1_call,
+)
+from ..errors import CallsApiError, ExoBridgeError
+from ..spec import Spec
+from .context import context
+from .control import ControlError
+
+V3_PREFIX = "/v3/accounts/"
+V1_PREFIX = "/v1/Accounts/"
+
+# The `message` of the v3 errors that are not the documented 10725, by HTTP status.
+MESSAGES = {
+    401: "Authentication failed",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+# The filters of listCalls, in the order the paging URIs repeat them.
+V1_LIST_PARAMETERS = ("Sid", "DateCreated", "To", "From", "Status", "Duration", "Price",
+                      "Direction", "PhoneNumber", "SortBy")
+
+
+def is_calls_path(path: str) -> bool:
+    return path.startswith((V3_PREFIX, V1_PREFIX))
+
+
+def calls_error(spec: Spec, error: ExoBridgeError, account_sid: str | None = None) -> CallsApiError:
+    """An ExoBridge refusal (credentials, fault, body or query check) as the voice APIs give it.
+
+    A body or query that breaks the spec (codes 3, 5, 16, also when oversized) is the documented
+    400 with code 10725; the others keep their HTTP status, repeated as the code.
+    """
+    status = error.status or spec.http_status(error.code)
+    if status in (400, 413):
+        return invalid_body(error.detail or spec.error_codes[error.code].description)
+    message = MESSAGES.get(status, spec.error_codes[error.code].description)
+    description = error.detail or message
+    if status == 403 and account_sid is not None:
+        description = f"these credentials are not those of account {account_sid}"
+    return CallsApiError(status, status, message, description)
+
+
+def error_response(
+    request: Request, error: CallsApiError, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The v3 error envelope, or the v1 `RestException` on a v1 path."""
+    if error.http_code == 429:
+        headers = {**(headers or {}), "Retry-After": "1"}
+    if request.url.path.startswith(V1_PREFIX):
+        body: dict[str, Any] = {
+            "RestException": {
+                "Status": error.http_code,
+                "Message": error.description or error.message,
+            }
+        }
+        return JSONResponse(body, status_code=error.http_code, headers=headers)
+    result: dict[str, Any] = {
+        "code": error.http_code,
+        "error_data": {
+            "code": error.code,
+            "description": error.description,
+            "message": error.message,
+        },
+        "status": "failure",
+    }
+    if not request.url.path.endswith("/legs"):
+        # The legs answer has no `call_details`, not even in its errors.
+        result["call_details"] = None
+    body = {
+        "request_id": context(request).backend.ids.request_id(),
+        "method": request.method,
+        "http_code": error.http_code,
+        "metadata": None,
+        "response": result,
+    }
+    return JSONResponse(body, status_code=error.http_code, headers=headers)
+
+
+def _success(request: Request, result: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "request_id": context(request).backend.ids.request_id(),
+            "method": request.method,
+            "http_code": 200,
+            "metadata": None,
+            "response": {"code": 200, "error_data": None, "status": "success", **result},
+        }
+    )
+
+
+def call_request(body: dict[str, Any]) -> CallRequest:
+    """A checked createCall body as the domain's request."""
+    recording = body.get("recording") or {}
+    return CallRequest(
+        from_contact=body["from"]["contact_uri"],
+        to_contact=body["to"]["contact_uri"],
+        virtual_number=body["virtual_number"],
+        state_management=body["from"].get("state_management", False),
+        record=recording.get("record", False),
+        channels=recording.get("channels", "single"),
+        max_time_limit=body.get("max_time_limit", DEFAULT_MAX_TIME_LIMIT),
+        attempt_time_out=body.get("attempt_time_out", DEFAULT_ATTEMPT_TIME_OUT),
+        custom_field=body.get("custom_field"),
+        status_callbacks={e["event"]: e["url"] for e in body.get("status_callback", ())},
+    )
+
+
+# -- v3 --------------------------------------------------------------------------------------------
+
+
+async def create_call(request: Request) -> JSONResponse:
+    ctx = context(request)
+    tenant = ctx.begin(request, request.path_params["account_sid"])
+    body = await ctx.body(request, "createCall")
+    call = ctx.backend.calls.create(tenant, call_request(body))
+    return _success(request, {"call_details": call_details(call)})
+
+
+async def get_call(request: Request) -> JSONResponse:
+    ctx = context(request)
+    tenant = ctx.begin(request, request.path_params["account_sid"])
+    call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
+    return _success(request, {"call_details": call_details(call)})
+
+
+async def get_call_legs(request: Request) -> JSONResponse:
+    ctx = context(request)
+    tenant = ctx.begin(request, request.path_params["account_sid"])
+    call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
+    return _success(request, {"legs": [leg_details(leg) for leg in call.legs]})
+
+
+# -- v1 --------------------------------------------------------------------------------------------
+
+
+async def list_calls(request: Request) -> JSONResponse:
+    ctx = context(request)
+    account = request.path_params["account_sid"]
+    tenant = ctx.begin(request, account)
+    query = ctx.query_check("listCalls").parse(request.query_params)
+    page_size = query.get("PageSize", 50)
+    page = ctx.backend.calls.list_v1(
+        tenant,
+        V1Filter.from_query(query),
+        page_size=page_size,
+        ascending=query.get("SortBy") == "DateCreated:asc",
+        before=query.get("Before"),
+        after=query.get("After"),
+    )
+    # The paging URIs repeat the query's filters (not the parameters the API ignores).
+    base = {k: request.query_params[k] for k in V1_LIST_PARAMETERS if k in request.query_params}
+    base["PageSize"] = str(page_size)
+
+    def uri(**cursor: str) -> str:
+        query_string = urlencode({**base, **cursor}, quote_via=quote, safe=":;,")
+        return f"{V1_PREFIX}{account}/Calls?{query_string}"
+
+    return JSONResponse(
+        {
+            "Metadata": {
+                "Total": page.total,
+                "PageSize": page_size,
+                "FirstPageUri": uri(),
+                "PrevPageUri": uri(Before=page.before) if page.before else None,
+                "NextPageUri": uri(After=page.after) if page.after else None,
+            },
+            "Calls": [v1_call(c) for c in page.calls],
+        }
+    )
+
+
+async def get_call_v1(request: Request) -> JSONResponse:
+    ctx = context(request)
+    tenant = ctx.begin(request, request.path_params["account_sid"])
+    call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
+    return JSONResponse({"Call": v1_call(call)})
+
+
+# -- the mock's control of calls (`/_mock/`, documented in mock-control.yaml) ----------------------
+
+
+async def hang_up(request: Request) -> JSONResponse:
+    calls = context(request).backend.calls
+    sid = request.path_params["call_sid"]
+    call = calls.find(sid)
+    if call is None:
+        raise ControlError(f"no call {sid!r}", 404)
+    if not call.active:
+        raise ControlError(f"call {sid} is over already ({call.status})", 409)
+    calls.hang_up(call)
+    return JSONResponse(
+        {"sid": call.sid, "account_sid": call.tenant_id, "state": call.state, "status": call.status}
+    )
+
+
+routes = [
+    Route("/v3/accounts/{account_sid}/calls", create_call, methods=["POST"]),
+    Route("/v3/accounts/{account_sid}/calls/{call_sid}", get_call, methods=["GET"]),
+    Route("/v3/accounts/{account_sid}/calls/{call_sid}/legs", get_call_legs, methods=["GET"]),
+    Route("/v1/Accounts/{account_sid}/Calls", list_calls, methods=["GET"]),
+    Route("/v1/Accounts/{account_sid}/Calls/{call_sid}", get_call_v1, methods=["GET"]),
+]
+
+control_routes = [
+    Route("/_mock/calls/{call_sid}/hangup", hang_up, methods=["POST"]),
+]

@@ -1,0 +1,86 @@
+"""Where calls are kept: a small interface, and the in-memory implementation.
+
+Calls are kept apart from allocations (`store/base.py`): they have their own lifecycle and their
+own indexes (the calls whose next step is due, the state-managed users that are busy). `save` is
+the only write and the indexes follow the call saved, so a SQLite version can replace this one
+without the domain noticing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ..domain.calls import CallRecord
+
+
+class CallStore(ABC):
+    @abstractmethod
+    def get(self, sid: str) -> CallRecord | None:
+        """The call with this SID, of any account (SIDs are unique across accounts)."""
+
+    @abstractmethod
+    def save(self, call: CallRecord) -> None:
+        """Inserts or replaces the call; its indexes are those of its new state."""
+
+    @abstractmethod
+    def due(self, now: float) -> list[CallRecord]:
+        """Active calls whose next step is due at `now`, earliest step first."""
+
+    @abstractmethod
+    def busy_call(self, tenant_id: str, number: str) -> CallRecord | None:
+        """The active call placed with state management that makes this `from` number busy."""
+
+    @abstractmethod
+    def calls(self, tenant_id: str) -> list[CallRecord]:
+        """Every call of the account, oldest first."""
+
+    @abstractmethod
+    def reset(self, tenant_id: str | None = None) -> None:
+        """Forgets an account's calls, or everyone's."""
+
+
+class MemoryCallStore(CallStore):
+    def __init__(self) -> None:
+        self._calls: dict[str, CallRecord] = {}
+        self._active: dict[str, CallRecord] = {}
+        self._busy: dict[tuple[str, str], str] = {}
+
+    def get(self, sid: str) -> CallRecord | None:
+        return self._calls.get(sid)
+
+    def save(self, call: CallRecord) -> None:
+        self._calls[call.sid] = call
+        key = (call.tenant_id, call.from_number)
+        if call.active:
+            self._active[call.sid] = call
+            if call.state_management:
+                self._busy[key] = call.sid
+        else:
+            self._active.pop(call.sid, None)
+            if self._busy.get(key) == call.sid:
+                del self._busy[key]
+
+    def due(self, now: float) -> list[CallRecord]:
+        found = [c for c in self._active.values() if c.next_at is not None and c.next_at <= now]
+        return sorted(found, key=lambda c: (c.next_at, c.seq))
+
+    def busy_call(self, tenant_id: str, number: str) -> CallRecord | None:
+        sid = self._busy.get((tenant_id, number))
+        return self._calls.get(sid) if sid is not None else None
+
+    def calls(self, tenant_id: str) -> list[CallRecord]:
+        return sorted(
+            (c for c in self._calls.values() if c.tenant_id == tenant_id), key=lambda c: c.seq
+        )
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        if tenant_id is None:
+            self._calls.clear()
+            self._active.clear()
+            self._busy.clear()
+            return
+        for sid in [s for s, c in self._calls.items() if c.tenant_id == tenant_id]:
+            del self._calls[sid]
+            self._active.pop(sid, None)
+        for key in [k for k in self._busy if k[0] == tenant_id]:
+            del self._busy[key]
