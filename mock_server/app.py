@@ -15,11 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .callbacks.dispatcher import CallbackDispatcher
+from .callbacks.log import DeliveryLog
 from .clock import Clock
 from .domain.backend import Backend
 from .errors import CallsApiError, ExoBridgeError
 from .ids import IdSource
-from .routes import calls, control, greenpin, greenvn
+from .routes import calls, control, greenpin, greenvn, simulator
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .settings import Settings
@@ -110,6 +111,7 @@ def create_app(
     seed: int | None = None,
     spec: Spec | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
+    callback_log: DeliveryLog | None = None,
 ) -> Starlette:
     """The mock, on the given settings (the embedded default when none)."""
     settings = settings or Settings.load()
@@ -117,7 +119,12 @@ def create_app(
     clock = clock or Clock()
     ids = IdSource(seed)
     dispatcher = CallbackDispatcher(
-        settings, spec.callback_schemas, clock, ids, transport=callback_transport
+        settings,
+        spec.callback_schemas,
+        clock,
+        ids,
+        log=callback_log,
+        transport=callback_transport,
     )
     backend = Backend(settings, store or MemoryStore(), dispatcher, clock, ids)
     context = ApiContext(settings=settings, spec=spec, backend=backend)
@@ -141,6 +148,7 @@ def create_app(
             *greenvn.routes,
             *calls.routes,
             *control.routes,
+            *simulator.routes,
             *calls.control_routes,
             Route("/{version}/tenants/{rest:path}", unsupported_version,
                   methods=["GET", "POST", "PUT", "DELETE"]),

@@ -27,11 +27,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"exomock: {exc}", file=sys.stderr)
         return 2
     store = None
+    callback_log = None
     if args.state_file:
+        from .callbacks.log import SqliteDeliveryLog
         from .store.sqlite import SqliteStore
 
         store = SqliteStore(args.state_file)
-    app = create_app(settings, store=store, seed=args.seed)
+        callback_log = SqliteDeliveryLog(args.state_file)
+    app = create_app(settings, store=store, seed=args.seed, callback_log=callback_log)
     tenants = ", ".join(settings.tenants)
     print(f"exomock: serving tenants {tenants} on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(

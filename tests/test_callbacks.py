@@ -240,3 +240,44 @@ def test_chaos_duplicates_and_reorders(make_client, config, callback_sink):
     entries = log(client, event="deallocation")
     assert len(entries) == 12
     assert sum(1 for e in entries if e["redelivery_of"]) == 6
+
+
+def test_undelivered_callbacks_survive_a_restart(spec, tmp_path):
+    import asyncio
+
+    import httpx
+
+    from mock_server.callbacks.log import SqliteDeliveryLog
+
+    settings = Settings.load()
+    settings.tenants["demo"].callback_urls["deallocation"] = "http://receiver.test/hook"
+    payload = json.loads((FIXTURES_DIR / "examples" / "deallocation.callback.json").read_text())
+    path = tmp_path / "state.db"
+
+    # A run that stops before its delivery leaves: the callback is only in the log.
+    first = CallbackDispatcher(settings, spec.callback_schemas, Clock(), IdSource(1),
+                               log=SqliteDeliveryLog(path))
+    emitted = first.emit("demo", "deallocation", payload)
+    first.log.close()
+
+    received: list[bytes] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        received.append(request.content)
+        return httpx.Response(200)
+
+    async def second_run() -> None:
+        dispatcher = CallbackDispatcher(
+            settings, spec.callback_schemas, Clock(), IdSource(2),
+            log=SqliteDeliveryLog(path), transport=httpx.MockTransport(receiver),
+        )
+        await dispatcher.start()
+        await dispatcher.drain()
+        entry = dispatcher.log.get(emitted.id)
+        assert entry is not None
+        assert entry.outcome == "delivered"
+        await dispatcher.stop()
+
+    asyncio.run(second_run())
+    assert [json.loads(body) for body in received] == [payload]
+    settings.tenants["demo"].callback_urls.clear()

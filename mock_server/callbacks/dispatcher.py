@@ -51,7 +51,7 @@ class CallbackDispatcher:
         self.options: CallbackSettings = settings.callbacks
         self.clock = clock
         self.ids = ids
-        self.log = log or DeliveryLog()
+        self.log = log if log is not None else DeliveryLog()
         self._validators = {
             event: jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
             for event, schema in schemas.items()
@@ -59,6 +59,8 @@ class CallbackDispatcher:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # The last delivery under way of each sequence, which the next one waits for.
+        self._sequences: dict[str, asyncio.Task[None]] = {}
         self._waiting: list[Delivery] = []
         self._chaos = random.Random(0)
 
@@ -69,7 +71,9 @@ class CallbackDispatcher:
             timeout=self.options.timeout_seconds, transport=self._transport
         )
         waiting, self._waiting = self._waiting, []
-        for delivery in waiting:
+        # What was emitted before the start, and what a previous run left undelivered.
+        resumed = {d.id: d for d in [*self.log.undelivered(), *waiting]}
+        for delivery in resumed.values():
             self._schedule(delivery)
 
     async def stop(self) -> None:
@@ -79,6 +83,7 @@ class CallbackDispatcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        self.log.close()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Waits until every delivery under way has ended (for tests and shutdown)."""
@@ -100,9 +105,18 @@ class CallbackDispatcher:
             raise CallbackSchemaViolation(f"{event} payload breaks its schema: {details}")
 
     def emit(
-        self, tenant_id: str, event: str, payload: dict[str, Any], url: str | None = None
+        self,
+        tenant_id: str,
+        event: str,
+        payload: dict[str, Any],
+        url: str | None = None,
+        sequence: str | None = None,
     ) -> Delivery:
-        """Validates and records the callback, and sends it to `url` or the tenant's URL."""
+        """Validates and records the callback, and sends it to `url` or the tenant's URL.
+
+        Callbacks of one `sequence` (a call's, say) are delivered in the order emitted: each
+        starts once the one before it has ended, delivered or failed. Others do not wait.
+        """
         self.check(event, payload)
         if url is None:
             tenant = self.settings.tenants.get(tenant_id)
@@ -115,10 +129,12 @@ class CallbackDispatcher:
             url=url,
             payload=payload,
             created_at=self._now(),
+            sequence=sequence,
         )
         self.log.add(delivery)
         if url is None:
             delivery.outcome = NOT_SENT
+            self.log.update(delivery)
         else:
             self._schedule(delivery)
             chaos = self.options.chaos
@@ -133,6 +149,7 @@ class CallbackDispatcher:
         again = self._copy(original, url=url or original.url)
         if again.url is None:
             again.outcome = NOT_SENT
+            self.log.update(again)
         else:
             self._schedule(again)
         return again
@@ -161,20 +178,35 @@ class CallbackDispatcher:
         if self._client is None:
             self._waiting.append(delivery)
             return
-        task = loop.create_task(self._deliver(delivery))
+        previous = self._sequences.get(delivery.sequence) if delivery.sequence else None
+        task = loop.create_task(self._deliver(delivery, after=previous))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if delivery.sequence:
+            sequence = delivery.sequence
+            self._sequences[sequence] = task
+            task.add_done_callback(
+                lambda done: self._sequences.pop(sequence, None)
+                if self._sequences.get(sequence) is done
+                else None
+            )
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(
+        self, delivery: Delivery, after: asyncio.Task[None] | None = None
+    ) -> None:
         assert self._client is not None
         assert delivery.url is not None
         chaos = self.options.chaos
+        if after is not None and not chaos.reorder:
+            await asyncio.wait({after})
         if chaos.max_delay_seconds or chaos.reorder:
             # Random delays make later callbacks overtake earlier ones.
             await asyncio.sleep(self._chaos.uniform(0, chaos.max_delay_seconds or 0.5))
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         delays = (0.0, *self.options.retry_delays_seconds)
-        for number, delay in enumerate(delays, start=1):
+        # A delivery resumed after a restart goes on numbering its attempts.
+        first = len(delivery.attempts) + 1
+        for number, delay in enumerate(delays, start=first):
             if delay:
                 await asyncio.sleep(delay)
             attempt = Attempt(number=number, at=self._now())
@@ -187,16 +219,20 @@ class CallbackDispatcher:
             except httpx.HTTPError as exc:
                 attempt.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+                self.log.update(delivery)
                 continue
             attempt.elapsed_ms = (time.perf_counter() - started) * 1000
             attempt.status_code = response.status_code
             if 200 <= response.status_code < 300:
                 delivery.outcome = DELIVERED
+                self.log.update(delivery)
                 return
+            self.log.update(delivery)
             if response.status_code < 500:
                 # The receiver refused this payload; sending it again would not change that.
                 break
         delivery.outcome = FAILED
+        self.log.update(delivery)
 
     def _headers(self, delivery: Delivery, body: bytes) -> dict[str, str]:
         headers = {

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PENDING = "pending"
@@ -43,6 +46,22 @@ class Delivery:
     outcome: str = PENDING
     attempts: list[Attempt] = field(default_factory=list)
     redelivery_of: str | None = None
+    sequence: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Delivery:
+        return cls(
+            id=raw["id"],
+            tenant_id=raw["tenant_id"],
+            event=raw["event"],
+            url=raw["url"],
+            payload=raw["payload"],
+            created_at=raw["created_at"],
+            outcome=raw["outcome"],
+            attempts=[Attempt(**a) for a in raw["attempts"]],
+            redelivery_of=raw["redelivery_of"],
+            sequence=raw.get("sequence"),
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +74,7 @@ class Delivery:
             "outcome": self.outcome,
             "attempts": [a.as_json() for a in self.attempts],
             "redelivery_of": self.redelivery_of,
+            "sequence": self.sequence,
         }
 
 
@@ -95,5 +115,62 @@ class DeliveryLog:
         for key in [k for k, d in self._entries.items() if d.tenant_id == tenant_id]:
             del self._entries[key]
 
+    def update(self, delivery: Delivery) -> None:
+        """Records a change of a logged delivery (an attempt, its outcome)."""
+
+    def undelivered(self) -> list[Delivery]:
+        """Deliveries that were under way, to resume after a restart."""
+        return [d for d in self._entries.values() if d.outcome == PENDING and d.url]
+
+    def close(self) -> None:
+        """Releases what the log holds open; nothing by default."""
+
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class SqliteDeliveryLog(DeliveryLog):
+    """The delivery log kept in SQLite too, so that a restart still shows it and still
+    delivers what was under way. Every change is committed before the call returns."""
+
+    def __init__(self, path: str | Path, limit: int = 10_000) -> None:
+        super().__init__(limit)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS callbacks (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)"
+        )
+        self._seq = 0
+        for seq, body in self._db.execute("SELECT seq, body FROM callbacks ORDER BY seq"):
+            super().add(Delivery.from_json(json.loads(body)))
+            self._seq = seq
+
+    def add(self, delivery: Delivery) -> None:
+        super().add(delivery)
+        self._seq += 1
+        self._db.execute(
+            "INSERT OR REPLACE INTO callbacks VALUES (?, ?, ?)",
+            (delivery.id, self._seq, json.dumps(delivery.as_json())),
+        )
+        # Keep the table as long as the log.
+        self._db.execute("DELETE FROM callbacks WHERE seq <= ?", (self._seq - self.limit,))
+
+    def update(self, delivery: Delivery) -> None:
+        self._db.execute(
+            "UPDATE callbacks SET body = ? WHERE id = ?",
+            (json.dumps(delivery.as_json()), delivery.id),
+        )
+
+    def clear(self, tenant_id: str | None = None) -> None:
+        super().clear(tenant_id)
+        if tenant_id is None:
+            self._db.execute("DELETE FROM callbacks")
+        else:
+            kept = {d.id for d in self._entries.values()}
+            for (delivery_id,) in self._db.execute("SELECT id FROM callbacks").fetchall():
+                if delivery_id not in kept:
+                    self._db.execute("DELETE FROM callbacks WHERE id = ?", (delivery_id,))
+
+    def close(self) -> None:
+        self._db.close()

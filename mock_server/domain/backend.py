@@ -13,6 +13,7 @@ from .calls import Calls
 from .events import EventSink, deallocation_payload
 from .greenpin import GreenPins
 from .greenvn import GreenVNs
+from .incoming import IncomingCalls
 
 
 class Backend:
@@ -32,6 +33,7 @@ class Backend:
         self.ids = ids or IdSource()
         self.greenpins = GreenPins(self)
         self.greenvns = GreenVNs(self)
+        self.incoming = IncomingCalls(self)
         self.calls = Calls(self, call_store or MemoryCallStore())
 
     def tenant(self, tenant_id: str) -> Tenant | None:

@@ -11,16 +11,26 @@ class EventSink(Protocol):
     """Where the domain's callbacks go; the dispatcher is the one real implementation."""
 
     def emit(
-        self, tenant_id: str, event: str, payload: dict[str, Any], url: str | None = None
-    ) -> None: ...
+        self,
+        tenant_id: str,
+        event: str,
+        payload: dict[str, Any],
+        url: str | None = None,
+        sequence: str | None = None,
+    ) -> object: ...
 
 
 class DiscardEvents:
     """An EventSink that drops everything: for code that runs the domain without delivery."""
 
     def emit(
-        self, tenant_id: str, event: str, payload: dict[str, Any], url: str | None = None
-    ) -> None:
+        self,
+        tenant_id: str,
+        event: str,
+        payload: dict[str, Any],
+        url: str | None = None,
+        sequence: str | None = None,
+    ) -> object:
         return None
 
 

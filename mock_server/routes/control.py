@@ -30,7 +30,7 @@ class ControlError(Exception):
         self.status = status
 
 
-async def _optional_body(request: Request) -> dict[str, Any]:
+async def optional_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -73,7 +73,7 @@ def _clock_body(request: Request) -> dict[str, Any]:
 
 async def reset(request: Request) -> JSONResponse:
     ctx = context(request)
-    body = await _optional_body(request)
+    body = await optional_body(request)
     tenant_id = body.get("tenant_id")
     if tenant_id is not None and tenant_id not in ctx.settings.tenants:
         raise ControlError(f"no tenant {tenant_id!r}", 404)
@@ -92,7 +92,7 @@ async def get_clock(request: Request) -> JSONResponse:
 
 async def advance_clock(request: Request) -> JSONResponse:
     ctx = context(request)
-    body = await _optional_body(request)
+    body = await optional_body(request)
     seconds = body.get("seconds")
     if (
         isinstance(seconds, bool)
@@ -134,7 +134,7 @@ async def list_callbacks(request: Request) -> JSONResponse:
 
 
 async def redeliver_callback(request: Request) -> JSONResponse:
-    body = await _optional_body(request)
+    body = await optional_body(request)
     url = body.get("url")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         raise ControlError("url must be an http(s) URL")
@@ -146,7 +146,7 @@ async def redeliver_callback(request: Request) -> JSONResponse:
 
 async def set_faults(request: Request) -> JSONResponse:
     ctx = context(request)
-    body = await _optional_body(request)
+    body = await optional_body(request)
     count = body.get("internal_errors", 0)
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1_000_000:
         raise ControlError("internal_errors must be a whole number from 0 to 1000000")
@@ -160,7 +160,7 @@ async def set_callback_urls(request: Request) -> JSONResponse:
     tenant = ctx.settings.tenants.get(request.path_params["tenant_id"])
     if tenant is None:
         raise ControlError(f"no tenant {request.path_params['tenant_id']!r}", 404)
-    body = await _optional_body(request)
+    body = await optional_body(request)
     known = set(ctx.spec.callback_schemas) | {"*"}
     for event, url in body.items():
         if event not in known:

@@ -29,6 +29,10 @@ class Store(ABC):
         """The party of an active allocation that a number or PIN reaches on a VN."""
 
     @abstractmethod
+    def has_routes(self, vn: str) -> bool:
+        """Whether any active allocation is served on the VN."""
+
+    @abstractmethod
     def save(self, allocation: Allocation) -> None:
         """Inserts or replaces the allocation; its routes are those of its new state."""
 

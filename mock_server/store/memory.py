@@ -32,6 +32,9 @@ class MemoryStore(Store):
         routes = self._routes.get(vn)
         return routes.get(key) if routes else None
 
+    def has_routes(self, vn: str) -> bool:
+        return bool(self._routes.get(vn))
+
     def save(self, allocation: Allocation) -> None:
         tenant = self._allocations.setdefault(allocation.tenant_id, {})
         old = tenant.get(allocation.id)

@@ -102,6 +102,9 @@ class SqliteStore(Store):
     def route(self, vn: str, key: str) -> Party | None:
         return self._memory.route(vn, key)
 
+    def has_routes(self, vn: str) -> bool:
+        return self._memory.has_routes(vn)
+
     def search(
         self, tenant_id: str, kind: str, criteria: SearchCriteria, offset: int, limit: int
     ) -> tuple[int, list[Allocation]]:

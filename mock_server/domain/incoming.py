@@ -1,0 +1,237 @@
+"""Calls to a VN, simulated: who is connected to whom, and the callbacks a real call causes.
+
+The routing rules:
+
+- a caller registered in a party of an active allocation on the VN is connected to the other
+  party's first number; with usage `oneway`, only a-party callers may reach the b-party;
+- an unregistered caller must enter a PIN: a party's PIN makes the caller a member of that party
+  (verification succeeded; later calls need no PIN) and connects them; a wrong or missing PIN
+  fails verification and the call ends;
+- a call on a VN where nothing matches is refused, and the answer says why.
+
+A call that reached an allocation ends with the call-completed callback of that allocation; a
+call that reached none causes only the failed-verification callback (when a PIN was asked for),
+since the call-completed callback names an allocation. The call takes no time on the mock's
+clock: its start is now, its end lies `ring + talk` seconds later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..clock import format_iso
+from ..errors import ExoBridgeError
+from ..numbers import InvalidNumber, to_e164
+from ..settings import Tenant
+from .allocations import ONEWAY, Allocation, Party
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+RING_SECONDS = 5
+NO_ANSWER_SECONDS = 30
+DEFAULT_TALK_SECONDS = 10
+RECORDINGS_BASE = "https://recordings.exomock.invalid/exobridge"
+
+CONNECTED = "connected"
+NOT_ANSWERED = "not_answered"
+BUSY = "busy"
+REFUSED_ONEWAY = "refused_oneway"
+VERIFICATION_FAILED = "verification_failed"
+NO_ALLOCATION = "no_allocation"
+NO_DESTINATION = "no_destination"
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    vn: str
+    caller: str
+    digits: str | None = None
+    answered: bool = True
+    busy: bool = False
+    talk_seconds: int = DEFAULT_TALK_SECONDS
+
+
+@dataclass
+class IncomingCallResult:
+    call_sid: str
+    outcome: str
+    reason: str
+    vn: str
+    caller: str
+    allocation_id: str | None = None
+    transaction_id: str | None = None
+    party: str | None = None
+    dialled: str | None = None
+    verified: bool | None = None
+    dial_call_status: str | None = None
+    dial_call_duration: int = 0
+    on_call_duration: int = 0
+    events: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "call_sid": self.call_sid,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "vn": self.vn,
+            "from": self.caller,
+            "allocation_id": self.allocation_id,
+            "transaction_id": self.transaction_id,
+            "party": self.party,
+            "dialled": self.dialled,
+            "verified": self.verified,
+            "dial_call_status": self.dial_call_status,
+            "dial_call_duration": self.dial_call_duration,
+            "on_call_duration": self.on_call_duration,
+            "callbacks": self.events,
+        }
+
+
+class IncomingCalls:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def receive(self, tenant: Tenant, call: IncomingCall) -> IncomingCallResult:
+        vn = self._number(call.vn, "vn")
+        caller = self._number(call.caller, "from")
+        if tenant.pool_number(vn) is None:
+            raise ExoBridgeError(20, f"{vn} is not a virtual number of tenant {tenant.tenant_id}")
+        start = self.backend.clock.now()
+        result = IncomingCallResult(
+            call_sid=self.backend.ids.call_sid(), outcome="", reason="", vn=vn, caller=caller
+        )
+        party = self.backend.store.route(vn, caller)
+        if party is None:
+            party = self._verify(tenant, call, result, start)
+            if party is None:
+                return result
+        allocation = party.allocation
+        result.allocation_id = allocation.id
+        result.transaction_id = allocation.ref
+        result.party = party.name
+        other = allocation.other(party)
+        if allocation.usage == ONEWAY and party.name == "b":
+            self._end(result, REFUSED_ONEWAY, "oneway allocation: b-party callers cannot call")
+        elif not other.numbers:
+            self._end(result, NO_DESTINATION, f"the {other.name}-party has no number to dial")
+        else:
+            self._dial(call, result, other.numbers[0])
+        self._completed(tenant, allocation, result, start, call)
+        return result
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _verify(
+        self, tenant: Tenant, call: IncomingCall, result: IncomingCallResult, start: float
+    ) -> Party | None:
+        """The party whose PIN the caller entered, the caller now one of its numbers."""
+        vn, caller, digits = result.vn, result.caller, call.digits or ""
+        party = self.backend.store.route(vn, digits) if digits.isdigit() else None
+        if party is None:
+            has_allocations = self.backend.store.has_routes(vn)
+            result.verified = False
+            self._end(
+                result,
+                VERIFICATION_FAILED if has_allocations else NO_ALLOCATION,
+                ("no PIN entered" if not digits else f"PIN {digits} matches no allocation")
+                if has_allocations
+                else f"no active allocation on {vn}",
+            )
+            if has_allocations:
+                payload = {
+                    "call_sid": result.call_sid,
+                    "vn": vn,
+                    "start_time": format_iso(start),
+                    "caller": caller,
+                    "pin": digits,
+                }
+                self._emit(tenant, "verification_failed", payload, result)
+            return None
+        result.verified = True
+        joined = self._join(party, caller)
+        payload = {
+            "transaction_id": party.allocation.ref,
+            "vn": vn,
+            "greenpin_id": party.allocation.id,
+            "caller": caller,
+            "pin": digits,
+            "call_sid": result.call_sid,
+        }
+        self._emit(tenant, "verification_succeeded", payload, result)
+        return joined
+
+    def _join(self, party: Party, caller: str) -> Party:
+        """Adds the caller to the party, unless that would put one number in both parties."""
+        allocation = party.allocation
+        if caller in allocation.other(party).numbers:
+            return party
+        updated = allocation.copy()
+        member = updated.a if party.name == "a" else updated.b
+        member.numbers.append(caller)
+        self.backend.store.save(updated)
+        return member
+
+    def _dial(self, call: IncomingCall, result: IncomingCallResult, number: str) -> None:
+        result.dialled = number
+        if call.busy:
+            result.dial_call_status = "busy"
+            result.dial_call_duration = 1
+            self._end(result, BUSY, f"{number} is busy")
+        elif not call.answered:
+            result.dial_call_status = "no-answer"
+            result.dial_call_duration = NO_ANSWER_SECONDS
+            self._end(result, NOT_ANSWERED, f"{number} did not answer")
+        else:
+            result.dial_call_status = "completed"
+            result.on_call_duration = call.talk_seconds
+            result.dial_call_duration = RING_SECONDS + call.talk_seconds
+            self._end(result, CONNECTED, f"connected to {number}")
+
+    @staticmethod
+    def _end(result: IncomingCallResult, outcome: str, reason: str) -> None:
+        result.outcome = outcome
+        result.reason = reason
+
+    def _completed(
+        self,
+        tenant: Tenant,
+        allocation: Allocation,
+        result: IncomingCallResult,
+        start: float,
+        call: IncomingCall,
+    ) -> None:
+        talked = result.outcome == CONNECTED
+        call_type = "completed" if talked else "incomplete"
+        payload = {
+            "transaction_id": allocation.ref,
+            "call_sid": result.call_sid,
+            "vn": result.vn,
+            "greenpin_id": allocation.id,
+            "from": result.caller,
+            "to": result.dialled if talked else result.vn,
+            "call_type": call_type,
+            "start_time": format_iso(start),
+            "current_time": format_iso(start + result.dial_call_duration),
+            "dial_call_duration": result.dial_call_duration,
+            "on_call_duration": result.on_call_duration,
+            "direction": "incoming",
+            "recording_url": f"{RECORDINGS_BASE}/{result.call_sid}.mp3" if talked else None,
+            "dial_call_status": result.dial_call_status or "canceled",
+            "source": "exotel",
+        }
+        self._emit(tenant, "call_completed", payload, result)
+
+    def _emit(
+        self, tenant: Tenant, event: str, payload: dict[str, Any], result: IncomingCallResult
+    ) -> None:
+        self.backend.events.emit(tenant.tenant_id, event, payload, sequence=result.call_sid)
+        result.events.append(event)
+
+    @staticmethod
+    def _number(value: str, where: str) -> str:
+        try:
+            return to_e164(value)
+        except InvalidNumber as exc:
+            raise ExoBridgeError(16, f"{where}: {exc}") from None

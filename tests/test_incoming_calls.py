@@ -1,0 +1,141 @@
+"""Simulated calls to a VN: routing by number and PIN, oneway, and the callbacks in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .test_callbacks import wait_until
+from .test_control_plane import check
+from .test_error_codes import GP, allocation, create
+
+A, B, STRANGER = "+919876500001", "+919876500002", "+919811122233"
+VN = "+916292134464"
+
+
+def call(client: Any, **body: Any) -> dict[str, Any]:
+    response = client.post("/_mock/calls/incoming", json={"vn": VN, **body})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def sink_urls(client: Any, sink: Any) -> None:
+    events = ("call_completed", "verification_succeeded", "verification_failed")
+    client.put("/_mock/tenants/demo/callback-urls", json={e: sink.url_for(e) for e in events})
+
+
+def test_registered_caller_is_connected_to_the_other_party(client, callback_sink, contract):
+    sink_urls(client, callback_sink)
+    created = create(client, allocation())
+    result = call(client, **{"from": A, "talk_seconds": 42})
+    assert result["outcome"] == "connected"
+    assert result["dialled"] == B
+    assert result["allocation_id"] == created["greenpin_id"]
+    assert result["verified"] is None
+    assert result["callbacks"] == ["call_completed"]
+    completed = callback_sink.wait_for("call_completed").payload
+    assert contract.callback_errors("call_completed", completed) == []
+    assert completed["to"] == B
+    assert completed["on_call_duration"] == 42
+    assert completed["on_call_duration"] <= completed["dial_call_duration"]
+    assert completed["recording_url"].endswith(result["call_sid"] + ".mp3")
+    assert completed["greenpin_id"] == created["greenpin_id"]
+
+
+def test_stranger_with_the_right_pin_joins_the_party(client, callback_sink, contract):
+    sink_urls(client, callback_sink)
+    created = create(client, allocation())
+    pin = created["a"]["pin"]
+    result = call(client, **{"from": STRANGER, "digits": pin})
+    assert (result["outcome"], result["verified"], result["party"]) == ("connected", True, "a")
+    assert result["callbacks"] == ["verification_succeeded", "call_completed"]
+    succeeded = callback_sink.wait_for("verification_succeeded").payload
+    assert contract.callback_errors("verification_succeeded", succeeded) == []
+    assert succeeded["caller"] == STRANGER
+    # The caller is now a member: the allocation shows it, and the next call needs no PIN.
+    data = client.get(GP + "/" + created["greenpin_id"]).json()["data"]
+    assert STRANGER in data["a"]["numbers"]
+    again = call(client, **{"from": STRANGER})
+    assert (again["outcome"], again["verified"]) == ("connected", None)
+    # The two callbacks of the first call arrive in order.
+    wait_until(lambda: len(callback_sink.events()) >= 3)
+    first_call = [c.event for c in callback_sink.events()
+                  if c.payload.get("call_sid") == result["call_sid"]]
+    assert first_call == ["verification_succeeded", "call_completed"]
+
+
+def test_wrong_or_missing_pin_fails_verification(client, callback_sink, contract):
+    sink_urls(client, callback_sink)
+    create(client, allocation(a={"numbers": [A], "vns": [VN], "pin": "2468"}))
+    wrong = call(client, **{"from": STRANGER, "digits": "1357"})
+    assert (wrong["outcome"], wrong["verified"]) == ("verification_failed", False)
+    assert wrong["callbacks"] == ["verification_failed"]
+    failed = callback_sink.wait_for("verification_failed").payload
+    assert contract.callback_errors("verification_failed", failed) == []
+    assert failed["pin"] == "1357"
+    missing = call(client, **{"from": STRANGER})
+    assert missing["outcome"] == "verification_failed"
+    assert "no PIN" in missing["reason"]
+
+
+def test_oneway_refuses_b_party_callers(client, callback_sink, contract):
+    sink_urls(client, callback_sink)
+    create(client, allocation(usage="oneway"))
+    refused = call(client, **{"from": B})
+    assert refused["outcome"] == "refused_oneway"
+    assert refused["dialled"] is None
+    completed = callback_sink.wait_for("call_completed").payload
+    assert contract.callback_errors("call_completed", completed) == []
+    assert (completed["call_type"], completed["dial_call_status"]) == ("incomplete", "canceled")
+    assert completed["on_call_duration"] == 0
+    assert completed["recording_url"] is None
+    assert call(client, **{"from": A})["outcome"] == "connected"
+
+
+def test_unanswered_and_busy(client, callback_sink):
+    sink_urls(client, callback_sink)
+    create(client, allocation())
+    unanswered = call(client, **{"from": A, "answered": False})
+    assert (unanswered["outcome"], unanswered["dial_call_status"]) == ("not_answered", "no-answer")
+    assert unanswered["on_call_duration"] == 0
+    busy = call(client, **{"from": A, "busy": True})
+    assert busy["dial_call_status"] == "busy"
+
+
+def test_calls_with_nothing_to_reach_are_refused_with_a_reason(client):
+    empty = call(client, **{"from": STRANGER, "digits": "1234"})
+    assert empty["outcome"] == "no_allocation"
+    assert VN in empty["reason"]
+    assert empty["callbacks"] == []
+    assert client.post("/_mock/calls/incoming",
+                       json={"vn": "+919000000001", "from": A}).status_code == 404
+    assert client.post("/_mock/calls/incoming",
+                       json={"vn": VN, "from": "123"}).status_code == 400
+    assert client.post("/_mock/calls/incoming",
+                       json={"vn": VN, "from": A, "talk_seconds": 0}).status_code == 400
+
+
+def test_answers_match_the_control_spec(client, contract):
+    from .test_control_plane import control_spec as _  # noqa: F401 - the fixture's module
+
+    create(client, allocation())
+    response = client.post("/_mock/calls/incoming", json={"vn": VN, "from": A})
+    import yaml
+
+    from contract_tests.contract import OPENAPI_DIR
+
+    spec = yaml.safe_load((OPENAPI_DIR / "mock-control.yaml").read_text())
+    check(spec, "POST", "/_mock/calls/incoming", response)
+
+
+def test_a_calls_callbacks_keep_their_order_through_retries(client, callback_sink):
+    sink_urls(client, callback_sink)
+    created = create(client, allocation())
+    callback_sink.answer_next(500, 500)  # the verification callback needs two retries
+    result = call(client, **{"from": STRANGER, "digits": created["a"]["pin"]})
+    wait_until(lambda: len(callback_sink.events()) == 4)
+    order = [c.event for c in callback_sink.events()]
+    assert order == ["verification_succeeded"] * 3 + ["call_completed"]
+    entries = client.get("/_mock/callbacks").json()["callbacks"]
+    assert {e["outcome"] for e in entries} == {"delivered"}
+    assert result["callbacks"] == ["verification_succeeded", "call_completed"]
