@@ -10,6 +10,7 @@ With no base URL, the mock is started on a free port and the suite runs against 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -228,3 +229,42 @@ def needs_destructive(destructive: bool) -> None:
 
 
 __all__ = ["Api", "BudgetExhausted"]
+
+
+# -- the summary at the end of a run ------------------------------------------------------------
+
+_CHECK = re.compile(r"^\s*\|?\s*- (ST\d+ [^\n]+)$", re.MULTILINE)
+_CURL = re.compile(r"(curl -X [^\n]+)")
+_OUTCOMES: dict[str, tuple[str, str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "contract_tests" not in report.nodeid:
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        text = report.longreprtext if report.failed or report.skipped else ""
+        # schemathesis reports each operation as a sub-test of one item: its head line names it.
+        name = report.head_line or report.nodeid.split("::", 1)[-1]
+        _OUTCOMES[name] = (report.outcome, text)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Operation (or scenario) by check, with each failing request as a curl command."""
+    if not _OUTCOMES:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("contract summary")
+    for name, (outcome, text) in sorted(_OUTCOMES.items()):
+        if outcome == "passed":
+            write(f"PASS  {name}")
+            continue
+        if outcome == "skipped":
+            reason = text.strip().splitlines()[-1] if text.strip() else ""
+            write(f"SKIP  {name}  {reason[-120:]}")
+            continue
+        checks = sorted(set(_CHECK.findall(text))) or [text.strip().splitlines()[-1][:120]]
+        write(f"FAIL  {name}")
+        for check in checks:
+            write(f"        {check.strip()}")
+        for curl in list(dict.fromkeys(_CURL.findall(text)))[:3]:
+            write(f"        {curl.strip()}")

@@ -164,6 +164,10 @@ def test_the_suite_fails_on_a_broken_server(defect, selection, caught_by):
     failed = [line for line in output.splitlines() if line.startswith(("FAILED", "____"))]
     for name in caught_by:
         assert any(name in line for line in failed), (name, failed, output[-3000:])
+    # The closing summary names each failure with a request to reproduce it.
+    summary = output.split("contract summary", 1)[1]
+    assert "FAIL  " in summary
+    assert "curl -X" in summary
 
 
 def test_the_suite_passes_on_the_mock_itself():
