@@ -1,0 +1,38 @@
+"""The pytest plugin's fixtures, used as a consumer of the project would use them."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def test_readme_example(exobridge_mock, callback_sink):
+    exobridge_mock.set_callback_urls({"deallocation": callback_sink.url_for("deallocation")})
+    body = {"transaction_id": "order-9", "a": {"numbers": ["9876500001"], "vns": ["6292134464"]},
+            "b": {"numbers": ["9876500002"]}, "deallocation_policy": {"duration": "60s"}}
+    created = httpx.post(exobridge_mock.url("/v1/tenants/demo/greenpin"), json=body,
+                         auth=exobridge_mock.auth)
+    assert created.status_code == 200
+    exobridge_mock.advance_clock(60)
+    received = callback_sink.wait_for("deallocation")
+    assert received.errors == []
+    assert received.payload["transaction_id"] == "order-9"
+
+
+def test_the_mock_is_reset_between_tests(exobridge_mock):
+    listing = httpx.get(exobridge_mock.url("/v1/tenants/demo/greenpin"), auth=exobridge_mock.auth)
+    assert listing.json()["metadata"]["total"] == 0
+    assert exobridge_mock.callbacks() == []
+    assert exobridge_mock.clock()["offset_seconds"] == 0
+
+
+def test_fake_callbacks_reach_the_sink_valid(fake_callback, callback_sink):
+    payload = fake_callback("call_completed", seed=5)
+    response = httpx.post(callback_sink.url_for("call_completed"), json=payload)
+    assert response.status_code == 200
+    assert callback_sink.wait_for("call_completed").errors == []
+
+
+def test_the_sink_reports_invalid_payloads(callback_sink):
+    httpx.post(callback_sink.url_for("deallocation"), json={"greenpin_id": 5})
+    received = callback_sink.wait_for("deallocation")
+    assert any("greenpin_id" in error or "required" in error for error in received.errors)
