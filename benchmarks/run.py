@@ -116,8 +116,19 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+def code_version() -> str:
+    """The commit measured, and whether the mock's files differ from it."""
+    commit = command_version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    changed = command_version(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "mock_server", "openapi"]
+    )
+    dirty = changed not in ("", "unknown", "not available")
+    return f"{commit}{' + uncommitted changes in mock_server/ or openapi/' if dirty else ''}"
+
+
 def machine_info() -> dict[str, str]:
     return {
+        "mock code": code_version(),
         "CPU": cpu_model(),
         "cores": str(os.cpu_count()),
         "Python": f"{platform.python_version()} ({platform.python_implementation()})",
@@ -493,11 +504,14 @@ def measure_server(
     results["get"] = wrk.run(f"{server.name} get", server, "get.lua", d, [str(get_data), t])
     log("  " + results["get"].summary())
 
+    seconds = d
     if stateful:
-        ids = plan_deletes(plan, server, ids, create, results)
+        ids, seconds = plan_deletes(plan, server, ids, create, results)
     delete_data = write_data(plan.workdir / f"{server.name}_delete.lua", [], ids)
-    log(f"{server.name}: delete, {d} s, {len(ids)} ids available")
-    result = wrk.run(f"{server.name} delete", server, "delete.lua", d, [str(delete_data), t])
+    log(f"{server.name}: delete, {seconds} s, {len(ids)} ids available")
+    result = wrk.run(
+        f"{server.name} delete", server, "delete.lua", seconds, [str(delete_data), t]
+    )
     # wrk builds one request it never sends (to check the script), which takes an id; past the
     # last id the script starts over: more requests than that means an id was deleted twice.
     if stateful and result.requests + 1 > len(ids):
@@ -513,9 +527,12 @@ def plan_deletes(
     ids: list[str],
     create: Any,
     results: dict[str, WrkResult],
-) -> list[str]:
-    """Ids enough for a whole delete run, each deleted once: a short probe run (the warm-up)
-    tells the rate, more creates make up the difference."""
+) -> tuple[list[str], int]:
+    """Ids for a delete run, each to be deleted once, and the run's length in seconds.
+
+    A short probe run (the warm-up) tells the rate; more creates, for at most `duration`
+    seconds, make up the difference; if the ids would still not last `duration` seconds, the
+    delete run is made shorter."""
     d = plan.duration
     probe_ids, ids = ids[: len(ids) // 4], ids[len(ids) // 4 :]
     probe_data = write_data(plan.workdir / f"{server.name}_probe.lua", [], probe_ids)
@@ -529,13 +546,13 @@ def plan_deletes(
         [str(probe_data), t],
         measured=False,
     )
-    # A delete is a get and more, so it is not much faster than a get: the probe's rate, or
-    # four fifths of the get rate when that is more (a one-second probe is easily disturbed).
-    rate = max(probe.rps if probe.valid else 0.0, 0.8 * results["get"].rps)
-    needed = math.ceil(rate * d * 1.15) + 1000
+    # A delete is a get and more, so it is not faster than a get by much: the higher of the
+    # probe's rate and the get rate (a one-second probe is easily disturbed), with a margin.
+    rate = max(probe.rps if probe.valid else 0.0, results["get"].rps) * 1.25
+    needed = math.ceil(rate * d)
     if len(ids) < needed:
         create_rate = max(results["create"].rps, 100.0)
-        seconds = max(1, math.ceil((needed - len(ids)) / create_rate * 1.15))
+        seconds = min(d, max(1, math.ceil((needed - len(ids)) / create_rate * 1.1)))
         log(
             f"{server.name}: {len(ids)} ids, a {d} s delete run needs about {needed}:"
             f" {seconds} s more creates"
@@ -545,7 +562,10 @@ def plan_deletes(
             log("  " + fill.summary())
         ids.extend(more)
         log(f"  {len(more)} more ids")
-    return ids
+    seconds = min(d, max(1, math.floor(len(ids) / rate)))
+    if seconds < d:
+        log(f"{server.name}: the delete run is shortened to {seconds} s, for {len(ids)} ids")
+    return ids, seconds
 
 
 def run_http(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
@@ -773,7 +793,11 @@ def verdict(ok: bool | None) -> str:
 
 
 def cpu_share(result: WrkResult) -> str:
-    return f"{result.cpu['server']:.0%}" if result.cpu else "?"
+    """The server's CPU time per request, and how busy its core was."""
+    if not result.cpu or not result.rps:
+        return "?"
+    per_request = result.cpu["server"] / result.rps * 1e6
+    return f"{per_request:.0f} µs ({result.cpu['server']:.0%})"
 
 
 def render(report: dict[str, Any], args: argparse.Namespace) -> str:
@@ -800,7 +824,7 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
         out.append(
             "| operation | mock req/s | mock p50 / p99 ms | ceiling req/s | ceiling p50 / p99 ms"
             " | mock/ceiling | target | throughput | p99 < 10 ms | errors (mock / ceiling)"
-            " | server CPU (mock / ceiling) |"
+            " | server CPU per request, core busy (mock / ceiling) |"
         )
         out.append("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |")
         targets = {"create": TARGET_CREATE_SHARE, "get": TARGET_GET_SHARE, "delete": None}
@@ -821,6 +845,12 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
                 f" | {cpu_share(m)} / {cpu_share(c)} |"
             )
         out.append("")
+        short = http["mock"]["delete"]
+        if round(short.seconds) < args.duration:
+            out.append(
+                f"- mock delete ran {short.seconds:.1f} s: the ids created in the run last that"
+                " long at its rate"
+            )
         for server in ("mock", "ceiling"):
             for result in http[server].values():
                 if result.problems:
