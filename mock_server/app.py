@@ -68,16 +68,24 @@ def http_error(request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves on this path (Starlette names only the first route's)."""
+    """Every method some route serves on this path (Starlette names only the first route's).
+
+    A concrete path hides a templated one that also matches it, as in OpenAPI:
+    `/Calls/connect.json` allows POST only, though `/Calls/{call_sid}` has a GET.
+    """
+    matching = [
+        route
+        for route in request.app.routes
+        if isinstance(route, Route)
+        and route.methods
+        and route.path_regex.match(request.url.path)
+        and not route.path.startswith("/{version}")
+    ]
+    fewest = min((len(route.param_convertors) for route in matching), default=0)
     methods: set[str] = set()
-    for route in request.app.routes:
-        if (
-            isinstance(route, Route)
-            and route.methods
-            and route.path_regex.match(request.url.path)
-            and not route.path.startswith("/{version}")
-        ):
-            methods |= route.methods
+    for route in matching:
+        if len(route.param_convertors) == fewest:
+            methods |= route.methods or set()
     return sorted(methods)
 
 

@@ -48,6 +48,7 @@ EXPECTED_OPERATIONS = {
     ("GET", "/v3/accounts/{account_sid}/calls/{call_sid}/legs"): "getCallLegs",
     ("GET", "/v1/Accounts/{account_sid}/Calls"): "listCalls",
     ("GET", "/v1/Accounts/{account_sid}/Calls/{call_sid}"): "getCallV1",
+    ("POST", "/v1/Accounts/{account_sid}/Calls/connect.json"): "connectCallV1",
 }
 
 EXPECTED_EVENTS = {
@@ -104,6 +105,7 @@ CALL_COMPONENTS = (
     "CallErrorData",
     "CallErrorResponse",
     "V1Call",
+    "V1ConnectCallRequest",
     "V1CallResponse",
     "V1CallList",
     "V1RestException",
@@ -294,7 +296,8 @@ def test_operation_ids_are_those_the_mock_reads():
 
 
 def test_calls_operations_are_described():
-    for op_id in ("createCall", "getCall", "getCallLegs", "listCalls", "getCallV1"):
+    for op_id in ("createCall", "getCall", "getCallLegs", "listCalls", "getCallV1",
+                  "connectCallV1"):
         _, _, pointer = operations()[op_id]
         operation = pointer_get(spec(), pointer)
         assert len(operation.get("description", "")) > 40, op_id

@@ -3,6 +3,11 @@
 Delivery runs in background tasks, so the API answer that caused a callback never waits for the
 receiver. The defaults follow the provider's documented behaviour (answer within a few seconds,
 two retries); they are configuration (`callbacks:` in the YAML).
+
+The one request the mock makes and waits for is the programmable Connect applet's GET
+(`fetch_connect`): an incoming call cannot go on without its answer. It is checked against the
+`connect_applet_request` schema before it leaves, its answer against `connect_applet_response`,
+and it is logged with the callbacks (event `connect_applet_request`, one attempt, no retry).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hmac
 import json
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +31,32 @@ from ..ids import IdSource
 from ..settings import CallbackSettings, Settings
 from .log import DELIVERED, FAILED, NOT_SENT, Attempt, Delivery, DeliveryLog
 
+CONNECT_REQUEST = "connect_applet_request"
+CONNECT_RESPONSE = "connect_applet_response"
+# The longest the Connect applet waits for its URL (or the callbacks' timeout, when shorter).
+CONNECT_TIMEOUT_SECONDS = 5.0
+MAX_CONNECT_ANSWER_BYTES = 1048576
+# At most this many problems of one answer are reported, each at most MESSAGE_LIMIT characters.
+MAX_ANSWER_ERRORS = 10
+MESSAGE_LIMIT = 300
+
 
 class CallbackSchemaViolation(RuntimeError):
     """The mock built a callback its own schema refuses: a defect of the mock, never sent."""
+
+
+@dataclass
+class ConnectFetch:
+    """What a Connect applet URL answered: the answer when it is usable, else what is wrong."""
+
+    status_code: int | None
+    answer: dict[str, Any] | None
+    errors: list[str]
+    delivery: Delivery
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -166,6 +195,79 @@ class CallbackDispatcher:
         )
         self.log.add(copy)
         return copy
+
+    # -- the Connect applet's request ----------------------------------------------------------
+
+    async def fetch_connect(
+        self, tenant_id: str, url: str, query: dict[str, str]
+    ) -> ConnectFetch:
+        """GETs a Connect applet URL with `query` and checks its answer; logs the request.
+
+        The answer is usable when it is a 2xx whose body is JSON valid against
+        `connect_applet_response`; otherwise `errors` says why (a schema violation names the
+        member, as `destination/0/contact_uri: ...`). A timeout or a connection error is an
+        error too. Never retried: the caller is waiting on the line.
+        """
+        self.check(CONNECT_REQUEST, query)
+        if self._client is None:
+            raise RuntimeError("the callback dispatcher is not started")
+        timeout = min(self.options.timeout_seconds, CONNECT_TIMEOUT_SECONDS)
+        attempt = Attempt(number=1, at=self._now())
+        delivery = Delivery(
+            id=self.ids.uuid(),
+            tenant_id=tenant_id,
+            event=CONNECT_REQUEST,
+            url=url,
+            payload=dict(query),
+            created_at=attempt.at,
+            attempts=[attempt],
+        )
+        headers = {
+            "accept": "application/json",
+            "user-agent": "exomock-connect",
+            "x-exomock-event": CONNECT_REQUEST,
+            "x-exomock-delivery": delivery.id,
+        }
+        answer: dict[str, Any] | None = None
+        started = time.perf_counter()
+        try:
+            # The URL's own query parameters stay; the applet's are added after them.
+            target = httpx.URL(url).copy_merge_params(query)
+            response = await self._client.get(target, headers=headers, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            errors = [f"the URL did not answer within {timeout:g} s ({type(exc).__name__})"]
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            errors = [_short(f"the URL could not be reached ({detail})")]
+        else:
+            attempt.status_code = response.status_code
+            answer, errors = self._connect_answer(response)
+        attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+        attempt.error = _short("; ".join(errors)) if errors else None
+        delivery.outcome = FAILED if errors else DELIVERED
+        self.log.add(delivery)
+        return ConnectFetch(attempt.status_code, answer, errors, delivery)
+
+    def _connect_answer(self, response: httpx.Response) -> tuple[dict[str, Any] | None, list[str]]:
+        if not 200 <= response.status_code < 300:
+            return None, [
+                f"the URL answered HTTP {response.status_code}; a 2xx answer with the JSON of "
+                "connect_applet_response is expected"
+            ]
+        if len(response.content) > MAX_CONNECT_ANSWER_BYTES:
+            return None, [f"the answer is over {MAX_CONNECT_ANSWER_BYTES} bytes"]
+        try:
+            answer = json.loads(response.content)
+        except (ValueError, RecursionError) as exc:
+            return None, [_short(f"the answer is not valid JSON: {exc}")]
+        problems = list(self._validators[CONNECT_RESPONSE].iter_errors(answer))
+        if problems:
+            return None, [
+                _short(f"{'/'.join(map(str, e.instance_path)) or '(top)'}: {e.message}")
+                for e in problems[:MAX_ANSWER_ERRORS]
+            ]
+        assert isinstance(answer, dict)
+        return answer, []
 
     # -- delivering -----------------------------------------------------------------------------
 

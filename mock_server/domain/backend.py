@@ -10,6 +10,7 @@ from ..store.base import Store
 from ..store.calls import CallStore, MemoryCallStore
 from .allocations import VAULT, Allocation
 from .calls import Calls
+from .connect import ConnectApplet
 from .events import EventSink, deallocation_payload
 from .greenpin import GreenPins
 from .greenvn import GreenVNs
@@ -34,10 +35,23 @@ class Backend:
         self.greenpins = GreenPins(self)
         self.greenvns = GreenVNs(self)
         self.incoming = IncomingCalls(self)
+        self.connect = ConnectApplet(self)
         self.calls = Calls(self, call_store or MemoryCallStore())
+        # Connect applet URLs set at run time, by VN (None: removed); over the configured ones.
+        self.connect_urls: dict[str, str | None] = {}
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.settings.tenants.get(tenant_id)
+
+    def connect_url(self, vn: str) -> str | None:
+        """The programmable Connect applet URL of a pool VN (E.164), if it has one."""
+        if vn in self.connect_urls:
+            return self.connect_urls[vn]
+        for tenant in self.settings.tenants.values():
+            number = tenant.pool_number(vn)
+            if number is not None:
+                return number.connect_url
+        return None
 
     def lifetime(self, tenant: Tenant, duration: str | None) -> int:
         """Seconds until deallocation: the requested duration, or the tenant's default period."""
@@ -82,3 +96,7 @@ class Backend:
     def reset(self, tenant_id: str | None = None) -> None:
         self.store.reset(tenant_id)
         self.calls.reset(tenant_id)
+        tenant = self.tenant(tenant_id) if tenant_id is not None else None
+        for vn in list(self.connect_urls):
+            if tenant_id is None or (tenant is not None and tenant.pool_number(vn)):
+                del self.connect_urls[vn]

@@ -42,6 +42,14 @@ The v1 view of a call: `Status` is `in-progress` while the call is active, then 
 (`canceled`, which v1 does not know, is `no-answer`); `Price` is 0.500 per started minute of
 `Duration` once the call is over, when any party answered, and 0.000 otherwise. A recorded call
 (`recording.record`) that was talked on has one recording at RECORDING_URL (not served).
+
+Incoming calls (`POST /_mock/calls/incoming`, routed by ExoBridge or by a Connect applet) are
+calls too, with direction `inbound`: `from` is the caller, `to` and the virtual number the VN
+dialled. Their whole course is decided when they come in (a `Script`: every leg with its times,
+the end and the status) and is played out on the clock like a click-to-call's: a leg appears when
+it is dialled, is answered and ends at its scheduled time, and the call is `active` until its end.
+Leg 1 is the caller's (`inbound`); the others are the destinations dialled, in order. With state
+management, the destination connected is busy from its answer until the call's end.
 """
 
 from __future__ import annotations
@@ -102,6 +110,9 @@ OUTCOMES = {NEVER_ANSWERS: NO_ANSWER, REFUSES_BUSY: BUSY, FAILS: FAILED}
 V1_STATUSES = {COMPLETED: "completed", BUSY: "busy", NO_ANSWER: "no-answer",
                FAILED: "failed", CANCELED: "no-answer"}
 V1_DIRECTION = "outbound-api"
+V1_INBOUND = "inbound"
+OUTBOUND = "outbound"
+INBOUND = "inbound"
 
 INVALID_BODY_CODE = 10725
 INVALID_BODY_MESSAGE = "Invalid request body,failed parsing"
@@ -153,10 +164,33 @@ class Leg:
     answered_at: float | None = None
     ended_at: float | None = None
     status: str | None = None
+    direction: str = OUTBOUND
 
     @property
     def active(self) -> bool:
         return self.ended_at is None
+
+
+@dataclass
+class Script:
+    """The course of an incoming call, decided when it came in and played out on the clock.
+
+    `legs` are the legs as they will be, in the order dialled; a leg still talking at the end
+    has no `ended_at` (the call's end ends it). `connected` is the index of the leg connected to
+    the caller, if any.
+    """
+
+    legs: list[Leg]
+    ends_at: float
+    status: str
+    connected: int | None = None
+
+    def times(self) -> list[float]:
+        found = {self.ends_at}
+        for leg in self.legs:
+            times = (leg.created_at, leg.answered_at, leg.ended_at)
+            found.update(t for t in times if t is not None)
+        return sorted(found)
 
 
 @dataclass
@@ -182,10 +216,23 @@ class CallRecord:
     talk_started_at: float | None = None
     ended_at: float | None = None
     status: str | None = None
+    # The v1 direction: `outbound-api` (click-to-call, connect.json) or `inbound`.
+    direction: str = V1_DIRECTION
+    script: Script | None = None
+    # Who the caller of an incoming call is talking to (E.164 or `sip:`), once answered.
+    connected_to: str | None = None
 
     @property
     def active(self) -> bool:
         return self.phase != ENDED
+
+    @property
+    def managed_number(self) -> str | None:
+        """The user this call makes busy under state management while it is active: a
+        click-to-call's `from`, an incoming call's connected destination."""
+        if not self.state_management:
+            return None
+        return self.connected_to if self.script is not None else self.from_number
 
     @property
     def state(self) -> str:
@@ -239,7 +286,7 @@ def call_details(call: CallRecord) -> dict[str, Any]:
     url = call.recording_url
     return {
         "sid": call.sid,
-        "direction": "outbound",
+        "direction": INBOUND if call.direction == V1_INBOUND else OUTBOUND,
         "virtual_number": answer_number(call.virtual_number),
         "state": call.state,
         "status": call.status,
@@ -264,7 +311,7 @@ def leg_details(leg: Leg) -> dict[str, Any]:
         "leg_sid": leg.sid,
         "leg_number": leg.leg_number,
         "contact_uri": answer_number(leg.contact),
-        "direction": "outbound",
+        "direction": leg.direction,
         "state": ACTIVE if leg.active else TERMINAL,
         "status": leg.status,
         "created_time": format_iso(leg.created_at),
@@ -301,7 +348,7 @@ def v1_call(call: CallRecord) -> dict[str, Any]:
         "EndTime": _local(call.ended_at),
         "Duration": call.total_duration,
         "Price": None if price is None else f"{price:.3f}",
-        "Direction": V1_DIRECTION,
+        "Direction": call.direction,
         "AnsweredBy": None,
         "RecordingUrl": call.recording_url,
     }
@@ -391,7 +438,7 @@ class V1Filter:
             and (self.statuses is None or call.v1_status in self.statuses)
             and _within(call.total_duration, self.duration)
             and _within(call.price, self.price)
-            and (self.directions is None or V1_DIRECTION in self.directions)
+            and (self.directions is None or call.direction in self.directions)
             and (self.phone_numbers is None or call.virtual_number in self.phone_numbers)
         )
 
@@ -533,6 +580,52 @@ class Calls:
     def reset(self, tenant_id: str | None = None) -> None:
         self.store.reset(tenant_id)
 
+    def record_incoming(
+        self,
+        *,
+        sid: str,
+        tenant_id: str,
+        caller: str,
+        vn: str,
+        start: float,
+        script: Script,
+        state_management: bool = False,
+        record: bool = False,
+        channels: str = "single",
+        max_time_limit: int = DEFAULT_MAX_TIME_LIMIT,
+        attempt_time_out: int = DEFAULT_ATTEMPT_TIME_OUT,
+    ) -> CallRecord:
+        """Keeps an incoming call (numbers E.164) and plays its script up to now."""
+        self.advance()
+        call = CallRecord(
+            sid=sid,
+            tenant_id=tenant_id,
+            seq=next(self._sequence),
+            from_number=caller,
+            to_number=vn,
+            virtual_number=vn,
+            state_management=state_management,
+            record=record,
+            channels=channels,
+            max_time_limit=max_time_limit,
+            attempt_time_out=attempt_time_out,
+            custom_field=None,
+            status_callbacks={},
+            created_at=start,
+            updated_at=start,
+            direction=V1_INBOUND,
+            script=script,
+            next_at=start,
+        )
+        self.store.save(call)
+        self.advance()
+        return call
+
+    def busy(self, tenant_id: str, number: str) -> bool:
+        """Whether a state-managed call of the account makes this user busy now."""
+        self.advance()
+        return self.store.busy_call(tenant_id, number) is not None
+
     # -- the lifecycle -----------------------------------------------------------------------------
 
     def advance(self) -> list[CallRecord]:
@@ -553,7 +646,9 @@ class Calls:
     def _step(self, call: CallRecord) -> None:
         at = call.next_at
         assert at is not None
-        if call.phase == DIALLING_FROM:
+        if call.script is not None:
+            self._play(call, at)
+        elif call.phase == DIALLING_FROM:
             outcome = OUTCOMES.get(behaviour(call.from_number))
             if outcome is not None:
                 self._end(call, at, outcome)
@@ -575,6 +670,34 @@ class Calls:
             self._notify(call, ANSWERED_EVENT)
         elif call.phase == TALKING:
             self._end(call, at, COMPLETED)
+
+    def _play(self, call: CallRecord, at: float) -> None:
+        """An incoming call as its script has it at `at`: legs dialled, answered, ended."""
+        script = call.script
+        assert script is not None
+        for index, planned in enumerate(script.legs):
+            if planned.created_at > at:
+                break
+            if index == len(call.legs):
+                call.legs.append(Leg(sid=planned.sid, leg_number=planned.leg_number,
+                                     contact=planned.contact, created_at=planned.created_at,
+                                     direction=planned.direction))
+            leg = call.legs[index]
+            if planned.answered_at is not None and planned.answered_at <= at:
+                leg.answered_at = planned.answered_at
+            if planned.ended_at is not None and planned.ended_at <= at and leg.active:
+                leg.ended_at, leg.status = planned.ended_at, planned.status
+        if script.connected is not None and call.phase != TALKING:
+            winner = script.legs[script.connected]
+            if winner.answered_at is not None and winner.answered_at <= at:
+                call.phase = TALKING
+                call.talk_started_at = winner.answered_at
+                call.connected_to = winner.contact
+        call.updated_at = at
+        if script.ends_at <= at:
+            self._end(call, script.ends_at, script.status)
+            return
+        call.next_at = next(t for t in script.times() if t > at)
 
     def _dial(self, call: CallRecord, leg_number: int, number: str, at: float) -> Leg:
         """A new leg ringing `number` from `at`; the call's next step is its outcome."""

@@ -12,11 +12,19 @@ The routing rules:
 A call that reached an allocation ends with the call-completed callback of that allocation; a
 call that reached none causes only the failed-verification callback (when a PIN was asked for),
 since the call-completed callback names an allocation. The call takes no time on the mock's
-clock: its start is now, its end lies `ring + talk` seconds later.
+clock: its start is now, its end lies `ring + talk` seconds later. Every call is also kept as an
+`inbound` call of the voice APIs (v1 Calls list and details), active on the clock until its end.
+
+A VN may carry a programmable Connect applet URL (`connect_url` of a pool number, or
+`PUT /_mock/tenants/{id}/vns/{vn}/connect-url`). ExoBridge comes first: a caller registered on
+the VN by an active allocation, or a caller entering `digits` on a VN with active allocations, is
+routed by ExoBridge as above; any other caller of such a VN goes to the Connect applet
+(`domain/connect.py`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +33,7 @@ from ..errors import ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 from .allocations import ONEWAY, Allocation, Party
+from .calls import COMPLETED, FAILED, INBOUND, Leg, Script
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -69,6 +78,13 @@ class IncomingCallResult:
     dial_call_duration: int = 0
     on_call_duration: int = 0
     events: list[str] = field(default_factory=list)
+    flow: str = "exobridge"
+    connected_to: str | None = None
+    duration: int = 0
+    destinations: list[dict[str, Any]] | None = None
+    connect_url: str | None = None
+    connect_requests: int = 0
+    connect_errors: list[str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +102,13 @@ class IncomingCallResult:
             "dial_call_duration": self.dial_call_duration,
             "on_call_duration": self.on_call_duration,
             "callbacks": self.events,
+            "flow": self.flow,
+            "connected_to": self.connected_to,
+            "duration": self.duration,
+            "destinations": self.destinations,
+            "connect_url": self.connect_url,
+            "connect_requests": self.connect_requests,
+            "connect_errors": self.connect_errors,
         }
 
 
@@ -93,11 +116,23 @@ class IncomingCalls:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
+    def connect_url(self, tenant: Tenant, call: IncomingCall) -> str | None:
+        """The Connect applet URL that takes this call, or None when ExoBridge routes it.
+
+        Raises the ExoBridgeError of an invalid number (16) or a VN not the tenant's (20).
+        """
+        vn, caller = self._numbers(tenant, call)
+        url = self.backend.connect_url(vn)
+        if url is None:
+            return None
+        if self.backend.store.route(vn, caller) is not None:
+            return None
+        if call.digits and self.backend.store.has_routes(vn):
+            return None
+        return url
+
     def receive(self, tenant: Tenant, call: IncomingCall) -> IncomingCallResult:
-        vn = self._number(call.vn, "vn")
-        caller = self._number(call.caller, "from")
-        if tenant.pool_number(vn) is None:
-            raise ExoBridgeError(20, f"{vn} is not a virtual number of tenant {tenant.tenant_id}")
+        vn, caller = self._numbers(tenant, call)
         start = self.backend.clock.now()
         result = IncomingCallResult(
             call_sid=self.backend.ids.call_sid(), outcome="", reason="", vn=vn, caller=caller
@@ -106,6 +141,7 @@ class IncomingCalls:
         if party is None:
             party = self._verify(tenant, call, result, start)
             if party is None:
+                self._record(tenant, result, start)
                 return result
         allocation = party.allocation
         result.allocation_id = allocation.id
@@ -119,6 +155,7 @@ class IncomingCalls:
         else:
             self._dial(call, result, other.numbers[0])
         self._completed(tenant, allocation, result, start, call)
+        self._record(tenant, result, start)
         return result
 
     # -- steps ----------------------------------------------------------------------------------
@@ -189,6 +226,39 @@ class IncomingCalls:
             result.dial_call_duration = RING_SECONDS + call.talk_seconds
             self._end(result, CONNECTED, f"connected to {number}")
 
+    def _record(self, tenant: Tenant, result: IncomingCallResult, start: float) -> None:
+        """Keeps the call as an inbound call of the voice APIs: the caller's leg, and the leg of
+        the party dialled (if any); refused before anyone was dialled, it is `failed` at once."""
+        ids = self.backend.ids
+        begin = float(math.floor(start))
+        caller_leg = Leg(sid=ids.hex(32), leg_number=1, contact=result.caller, created_at=begin,
+                         direction=INBOUND)
+        legs = [caller_leg]
+        connected = None
+        end = begin
+        status = FAILED
+        if result.dialled is not None:
+            caller_leg.answered_at = begin
+            leg = Leg(sid=ids.hex(32), leg_number=2, contact=result.dialled, created_at=begin)
+            legs.append(leg)
+            end = begin + result.dial_call_duration
+            if result.outcome == CONNECTED:
+                leg.answered_at = begin + RING_SECONDS
+                connected, status = 1, COMPLETED
+                result.connected_to = result.dialled
+            else:
+                status = result.dial_call_status or FAILED
+                leg.ended_at, leg.status = end, status
+        result.duration = int(end - begin)
+        self.backend.calls.record_incoming(
+            sid=result.call_sid,
+            tenant_id=tenant.tenant_id,
+            caller=result.caller,
+            vn=result.vn,
+            start=begin,
+            script=Script(legs=legs, ends_at=end, status=status, connected=connected),
+        )
+
     @staticmethod
     def _end(result: IncomingCallResult, outcome: str, reason: str) -> None:
         result.outcome = outcome
@@ -228,6 +298,13 @@ class IncomingCalls:
     ) -> None:
         self.backend.events.emit(tenant.tenant_id, event, payload, sequence=result.call_sid)
         result.events.append(event)
+
+    def _numbers(self, tenant: Tenant, call: IncomingCall) -> tuple[str, str]:
+        vn = self._number(call.vn, "vn")
+        caller = self._number(call.caller, "from")
+        if tenant.pool_number(vn) is None:
+            raise ExoBridgeError(20, f"{vn} is not a virtual number of tenant {tenant.tenant_id}")
+        return vn, caller
 
     @staticmethod
     def _number(value: str, where: str) -> str:

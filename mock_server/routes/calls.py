@@ -1,8 +1,9 @@
 """Voice call routes: click-to-call and call details (v3), classic call details (v1).
 
-`/v3/accounts/{account_sid}/calls[/{call_sid}[/legs]]` and
-`/v1/Accounts/{account_sid}/Calls[/{call_sid}]`. The account SID is the tenant id and the
-credentials are the tenant's, as for ExoBridge; `ApiContext.begin` checks them.
+`/v3/accounts/{account_sid}/calls[/{call_sid}[/legs]]`,
+`/v1/Accounts/{account_sid}/Calls[/{call_sid}]` and the classic click-to-call
+`/v1/Accounts/{account_sid}/Calls/connect.json` (form-encoded). The account SID is the tenant id
+and the credentials are the tenant's, as for ExoBridge; `ApiContext.begin` checks them.
 
 Errors of these paths have envelopes of their own: the v3 one (`CallErrorResponse`) and the v1
 `RestException`. The domain raises `CallsApiError`; the ExoBridge errors raised on the way in
@@ -12,9 +13,12 @@ error handlers call for these paths.
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -30,7 +34,7 @@ from ..domain.calls import (
     v1_call,
 )
 from ..errors import CallsApiError, ExoBridgeError
-from ..spec import Spec
+from ..spec import SchemaCheck, Spec
 from .context import context
 from .control import ControlError
 
@@ -50,6 +54,12 @@ MESSAGES = {
 # The filters of listCalls, in the order the paging URIs repeat them.
 V1_LIST_PARAMETERS = ("Sid", "DateCreated", "To", "From", "Status", "Duration", "Price",
                       "Direction", "PhoneNumber", "SortBy")
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# The connect form's fields read as integers, and the list field sent repeated or indexed.
+FORM_INTEGERS = ("TimeLimit", "TimeOut")
+FORM_EVENTS = re.compile(r"StatusCallbackEvents(\[[0-9]*\])?")
+CLASSIC_NAMES = (("from.contact_uri", "From"), ("to.contact_uri", "To"),
+                 ("virtual_number", "CallerId"))
 
 
 def is_calls_path(path: str) -> bool:
@@ -201,7 +211,71 @@ async def list_calls(request: Request) -> JSONResponse:
     )
 
 
+@cache
+def _connect_check(spec: Spec) -> SchemaCheck:
+    return spec.component_check("V1ConnectCallRequest")
+
+
+async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The form body as the connect schema sees it: text fields, integers, the event list."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != FORM_MEDIA_TYPE:
+        raise CallsApiError(415, 415, MESSAGES[415],
+                            f"the body must be {FORM_MEDIA_TYPE}, not {media_type or 'untyped'}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise invalid_body(f"the body is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    form: dict[str, Any] = {}
+    events: list[str] = []
+    text = b"".join(chunks).decode("utf-8", errors="replace")
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if FORM_EVENTS.fullmatch(name):
+            events.append(value)
+        else:
+            form[name] = value
+    if events:
+        form["StatusCallbackEvents"] = events
+    for name in FORM_INTEGERS:
+        raw = form.get(name)
+        if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+            form[name] = int(raw)
+    return form
+
+
+async def connect_call_v1(request: Request) -> JSONResponse:
+    """The classic connect: `From` first, then `To`, through `CallerId` (a click-to-call)."""
+    ctx = context(request)
+    tenant = ctx.begin(request, request.path_params["account_sid"])
+    form = await _read_form(request, ctx.settings.max_body_bytes)
+    _connect_check(ctx.spec).check(form)
+    request_ = CallRequest(
+        from_contact=form["From"],
+        to_contact=form["To"],
+        virtual_number=form["CallerId"],
+        record=form.get("Record") == "true",
+        channels=form.get("RecordingChannels", "single"),
+        max_time_limit=form.get("TimeLimit", DEFAULT_MAX_TIME_LIMIT),
+        attempt_time_out=form.get("TimeOut", DEFAULT_ATTEMPT_TIME_OUT),
+        custom_field=form.get("CustomField"),
+    )
+    try:
+        call = ctx.backend.calls.create(tenant, request_)
+    except CallsApiError as exc:
+        # The domain names the v3 members; the classic client sent the form's fields.
+        for v3_name, field_name in CLASSIC_NAMES:
+            exc.description = exc.description.replace(v3_name, field_name)
+        raise
+    return JSONResponse({"Call": v1_call(call)})
+
+
 async def get_call_v1(request: Request) -> JSONResponse:
+    if request.path_params["call_sid"] == "connect.json":
+        # The concrete path of `connectCallV1`, which only POSTs.
+        raise HTTPException(405, "Method Not Allowed")
     ctx = context(request)
     tenant = ctx.begin(request, request.path_params["account_sid"])
     call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
@@ -230,6 +304,7 @@ routes = [
     Route("/v3/accounts/{account_sid}/calls/{call_sid}", get_call, methods=["GET"]),
     Route("/v3/accounts/{account_sid}/calls/{call_sid}/legs", get_call_legs, methods=["GET"]),
     Route("/v1/Accounts/{account_sid}/Calls", list_calls, methods=["GET"]),
+    Route("/v1/Accounts/{account_sid}/Calls/connect.json", connect_call_v1, methods=["POST"]),
     Route("/v1/Accounts/{account_sid}/Calls/{call_sid}", get_call_v1, methods=["GET"]),
 ]
 

@@ -28,7 +28,8 @@ class CallStore(ABC):
 
     @abstractmethod
     def busy_call(self, tenant_id: str, number: str) -> CallRecord | None:
-        """The active call placed with state management that makes this `from` number busy."""
+        """The active state-managed call that makes this user busy: a click-to-call from the
+        number, or an incoming call connected to it (`CallRecord.managed_number`)."""
 
     @abstractmethod
     def calls(self, tenant_id: str) -> list[CallRecord]:
@@ -50,10 +51,11 @@ class MemoryCallStore(CallStore):
 
     def save(self, call: CallRecord) -> None:
         self._calls[call.sid] = call
-        key = (call.tenant_id, call.from_number)
+        managed = call.managed_number
+        key = (call.tenant_id, managed or "")
         if call.active:
             self._active[call.sid] = call
-            if call.state_management:
+            if managed is not None:
                 self._busy[key] = call.sid
         else:
             self._active.pop(call.sid, None)
