@@ -756,14 +756,21 @@ def run_scale(args: argparse.Namespace, report: dict[str, Any]) -> None:
         "--populate", args.populate,
     ]  # fmt: skip
     log(f"scale: {args.scale_small:,} vs {args.scale_large:,} allocations, in-process")
+    nobody = Server("scale", [], 0, Path(os.devnull))
+    if args.quiet is not None:
+        args.quiet.wait(nobody, "the scale check")
+    before = CpuSample.take(nobody)
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    cpu = CpuSample.take(nobody).since(before)
     if done.returncode != 0:
         report["scale"] = {"error": done.stderr.strip().splitlines()[-1:]}
         log(f"scale: failed: {done.stderr[-800:]}")
         return
     report["scale"] = json.loads(done.stdout)
     report["scale"]["wall_s"] = time.monotonic() - started
+    # The child's CPU counts as "wrk" (finished children): the rest is other processes'.
+    report["scale"]["other_cpu"] = cpu["other"] + cpu["steal"]
     s = report["scale"]
     log(
         f"  create {s['small']['create']['mean_us']:.1f} -> {s['large']['create']['mean_us']:.1f}"
@@ -945,6 +952,11 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
                 f"| time to populate {n_large} ({how}) | {large['populate_s']:.1f} s"
                 f" ({large['populate_rate_per_s']:,.0f}/s) | | |"
             )
+            if scale.get("other_cpu", 0.0) >= 0.10:
+                out.append(
+                    f"| warning: other processes used {scale['other_cpu']:.0%} of a core during"
+                    " the scale check | | | |"
+                )
             if scale["populate_mode"] == "store":
                 estimate = large["allocations"] * small["create"]["mean_us"] / 1e6
                 out.append(
