@@ -34,6 +34,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,10 @@ TARGET_BYTES_PER_ALLOCATION = 1024
 OFFSET_WARMUP = 0
 OFFSET_MEASURE = 10_000_000
 OFFSET_FILL = 20_000_000
+# ... and within the measured range, one million per round.
+ROUND_OFFSET = 1_000_000
+# Deletes sent one by one before the delete runs, to warm that path.
+WARM_DELETES = 300
 
 UVICORN_FLAGS = [
     "--host", "127.0.0.1",
@@ -234,6 +239,7 @@ class WrkResult:
     max_ms: float
     cpu: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    rounds: list[WrkResult] = field(default_factory=list)
 
     @property
     def rps(self) -> float:
@@ -282,6 +288,7 @@ class WrkResult:
             "cpu_share_of_one_core": self.cpu,
             "valid": self.valid,
             "problems": self.problems,
+            "rounds": [r.as_json() for r in self.rounds],
         }
 
 
@@ -302,12 +309,13 @@ class Quiet:
         said = False
         while time.monotonic() - started < limit:
             before = CpuSample.take(server)
-            time.sleep(0.5)
+            time.sleep(0.2)
             cpu = CpuSample.take(server).since(before)
             busy = cpu["other"] + cpu["wrk"] + cpu["steal"] + cpu["server"]
             if busy < self.threshold:
                 calm += 1
-                if calm >= 2:
+                # Quiet at once, or quiet for a second after having been busy.
+                if not said or calm >= 5:
                     break
             else:
                 calm = 0
@@ -463,114 +471,201 @@ def default_vns() -> list[str]:
 class HttpPlan:
     duration: int
     warmup: int
+    round_seconds: int
     vns: list[str]
     workdir: Path
     wrk: Wrk
 
 
-def measure_server(
-    plan: HttpPlan, server: Server, stateful: bool, donor_ids: list[str] | None = None
-) -> tuple[dict[str, WrkResult], list[str]]:
-    """create, get and delete against one server; the ids it created (when `stateful`)."""
-    wrk, d, t = plan.wrk, plan.duration, str(plan.wrk.threads)
-    data = write_data(plan.workdir / f"{server.name}_vns.lua", plan.vns, [])
-    ids_out = plan.workdir / f"{server.name}_ids"
-    results: dict[str, WrkResult] = {}
+def combine(label: str, rounds: list[WrkResult]) -> WrkResult:
+    """One figure from several rounds: requests over time, errors summed, the median of the
+    rounds' p50 and p90, the highest of their p99 and max (a round without a collector pause
+    must not hide one that had it), CPU shares weighted by time."""
+    seconds = sum(r.seconds for r in rounds)
+    cpu: dict[str, float] = {}
+    if all(r.cpu for r in rounds):
+        for key in rounds[0].cpu:
+            cpu[key] = sum(r.cpu[key] * r.seconds for r in rounds) / seconds
+    errors = {k: sum(r.errors.get(k, 0) for r in rounds) for k in rounds[0].errors}
+    return WrkResult(
+        label=label,
+        requests=sum(r.requests for r in rounds),
+        seconds=seconds,
+        errors=errors,
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p90_ms=statistics.median(r.p90_ms for r in rounds),
+        p99_ms=max(r.p99_ms for r in rounds),
+        max_ms=max(r.max_ms for r in rounds),
+        cpu=cpu,
+        problems=[p for r in rounds for p in r.problems],
+        rounds=rounds,
+    )
 
-    def create(label: str, seconds: int, offset: int) -> tuple[WrkResult, list[str]]:
+
+class Target:
+    """One server under the HTTP benchmark."""
+
+    def __init__(self, plan: HttpPlan, server: Server) -> None:
+        self.plan = plan
+        self.server = server
+        self.name = server.name
+        self.data = write_data(plan.workdir / f"{server.name}_vns.lua", plan.vns, [])
+        self.ids_out = plan.workdir / f"{server.name}_ids"
+        self.results: dict[str, WrkResult] = {}
+
+    def create(
+        self, label: str, seconds: int, offset: int, measured: bool = False
+    ) -> tuple[WrkResult, list[str]]:
         """A create run; the ids of the allocations it created."""
-        args = [str(data), str(offset), t, str(ids_out)]
-        measured = offset == OFFSET_MEASURE
-        result = wrk.run(f"{server.name} {label}", server, "create.lua", seconds, args, measured)
-        return result, read_ids(ids_out, plan.wrk.threads)
+        t = str(self.plan.wrk.threads)
+        args = [str(self.data), str(offset), t, str(self.ids_out)]
+        result = self.plan.wrk.run(
+            f"{self.name} {label}", self.server, "create.lua", seconds, args, measured
+        )
+        if not result.valid:
+            log("  " + result.summary())
+        return result, read_ids(self.ids_out, self.plan.wrk.threads)
 
-    log(f"{server.name}: warm-up create, {plan.warmup} s")
-    warm, ids = create("create warm-up", plan.warmup, OFFSET_WARMUP)
-    if not warm.valid:
-        log("  " + warm.summary())
-    log(f"{server.name}: create, {d} s")
-    results["create"], more = create("create", d, OFFSET_MEASURE)
-    ids.extend(more)
-    log("  " + results["create"].summary())
-    if not stateful:
-        ids = list(donor_ids or [])
-        if not ids:  # any well-formed ids will do for fixed answers
-            ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10_000)]
+    def run(self, op: str, ids: list[str], seconds: int, label: str) -> WrkResult:
+        data = write_data(self.plan.workdir / f"{self.name}_{op}.lua", [], ids)
+        return self.plan.wrk.run(
+            f"{self.name} {label}",
+            self.server,
+            f"{op}.lua",
+            seconds,
+            [str(data), str(self.plan.wrk.threads)],
+        )
+
+
+def measure_pair(plan: HttpPlan, mock: Server, ceiling: Server) -> dict[str, Any]:
+    """create, get and delete against the mock and the ceiling, in alternating rounds (mock,
+    ceiling, mock, ...) so that both see the machine in the same states: a virtual machine's
+    speed drifts, from one minute to the next."""
+    m, c = Target(plan, mock), Target(plan, ceiling)
+    log(f"warm-up: creates for {plan.warmup} s on each server")
+    _, ids = m.create("create warm-up", plan.warmup, OFFSET_WARMUP)
+    c.create("create warm-up", plan.warmup, OFFSET_WARMUP)
+
+    def alternate(op: str, seconds: int, mock_round: Any, ceiling_round: Any) -> None:
+        count, length = rounds_of(seconds, plan.round_seconds)
+        log(f"{op}: {count} rounds of {length} s on each server")
+        mine: list[WrkResult] = []
+        theirs: list[WrkResult] = []
+        for index in range(count):
+            mine.append(mock_round(index, length))
+            theirs.append(ceiling_round(index, length))
+        m.results[op] = combine(f"mock {op}", mine)
+        c.results[op] = combine(f"ceiling {op}", theirs)
+        log("  " + m.results[op].summary())
+        log("  " + c.results[op].summary())
+
+    def create_round(target: Target, index: int, length: int) -> WrkResult:
+        offset = OFFSET_MEASURE + index * ROUND_OFFSET
+        result, made = target.create(f"create #{index + 1}", length, offset, measured=True)
+        if target is m:
+            ids.extend(made)
+        return result
+
+    alternate(
+        "create",
+        plan.duration,
+        lambda i, n: create_round(m, i, n),
+        lambda i, n: create_round(c, i, n),
+    )
     if not ids:
-        raise RuntimeError(f"{server.name}: no allocation was created, nothing to get or delete")
+        raise RuntimeError("the mock created no allocation: nothing to get or delete")
 
-    get_data = write_data(plan.workdir / f"{server.name}_get.lua", [], ids)
-    log(f"{server.name}: get over {len(ids)} allocations, {d} s")
-    results["get"] = wrk.run(f"{server.name} get", server, "get.lua", d, [str(get_data), t])
-    log("  " + results["get"].summary())
-
-    seconds = d
-    if stateful:
-        ids, seconds = plan_deletes(plan, server, ids, create, results)
-    delete_data = write_data(plan.workdir / f"{server.name}_delete.lua", [], ids)
-    log(f"{server.name}: delete, {seconds} s, {len(ids)} ids available")
-    result = wrk.run(
-        f"{server.name} delete", server, "delete.lua", seconds, [str(delete_data), t]
+    alternate(
+        "get",
+        plan.duration,
+        lambda i, n: m.run("get", ids, n, f"get #{i + 1}"),
+        lambda i, n: c.run("get", ids, n, f"get #{i + 1}"),
     )
-    # wrk builds one request it never sends (to check the script), which takes an id; past the
-    # last id the script starts over: more requests than that means an id was deleted twice.
-    if stateful and result.requests + 1 > len(ids):
-        result.problems.append(f"ran out of ids ({result.requests} requests, {len(ids)} ids)")
-    results["delete"] = result
-    log("  " + result.summary())
-    return results, ids
+
+    ids, seconds = plan_deletes(plan, m, ids)
+    count, _ = rounds_of(seconds, plan.round_seconds)
+    share = len(ids) // count
+
+    def delete_round(index: int, length: int) -> WrkResult:
+        # Each round deletes its own share of the ids. wrk builds one request it never sends
+        # (to check the script), which takes an id; past its last id the script starts over:
+        # more requests than that means an id was deleted twice.
+        mine = ids[index * share : (index + 1) * share]
+        result = m.run("delete", mine, length, f"delete #{index + 1}")
+        if result.requests + 1 > len(mine):
+            result.problems.append(
+                f"round {index + 1} ran out of ids ({result.requests} requests, {len(mine)} ids)"
+            )
+        return result
+
+    # The ceiling answers any id; its rounds are as long as the mock's, for parity.
+    alternate(
+        "delete",
+        seconds,
+        delete_round,
+        lambda i, n: c.run("delete", ids, n, f"delete #{i + 1}"),
+    )
+    return {"mock": m.results, "ceiling": c.results}
 
 
-def plan_deletes(
-    plan: HttpPlan,
-    server: Server,
-    ids: list[str],
-    create: Any,
-    results: dict[str, WrkResult],
-) -> tuple[list[str], int]:
-    """Ids for a delete run, each to be deleted once, and the run's length in seconds.
+def rounds_of(seconds: int, round_seconds: int) -> tuple[int, int]:
+    """How many rounds of how many seconds make up a run of `seconds` (wrk takes whole
+    seconds)."""
+    length = max(1, min(round_seconds, seconds))
+    return max(1, seconds // length), length
 
-    A short probe run (the warm-up) tells the rate; more creates, for at most `duration`
-    seconds, make up the difference; if the ids would still not last `duration` seconds, the
-    delete run is made shorter."""
+
+def warm_deletes(server: Server, ids: list[str]) -> int:
+    """Deletes these ids one by one over one connection (a warm-up); how many failed."""
+    import http.client
+
+    auth = "Basic " + base64.b64encode(":".join(CREDENTIALS).encode()).decode()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    failed = 0
+    try:
+        for allocation_id in ids:
+            connection.request(
+                "DELETE", f"{GREENPIN_PATH}/{allocation_id}", headers={"Authorization": auth}
+            )
+            answer = connection.getresponse()
+            answer.read()
+            failed += answer.status != 200
+    finally:
+        connection.close()
+    return failed
+
+
+def plan_deletes(plan: HttpPlan, mock: Target, ids: list[str]) -> tuple[list[str], int]:
+    """Ids for the mock's delete run, each to be deleted once, and the run's length in seconds.
+
+    A delete is a get and more, so the get rate bounds the delete rate: the ids must last
+    `duration` seconds at 1.1 times the get rate (rounds vary). More creates, for at most
+    `duration` seconds, make up a shortfall; if the ids would still not last, the delete run is
+    made shorter (and should it still run out, it is marked invalid)."""
     d = plan.duration
-    probe_ids, ids = ids[: len(ids) // 4], ids[len(ids) // 4 :]
-    probe_data = write_data(plan.workdir / f"{server.name}_probe.lua", [], probe_ids)
-    t = str(plan.wrk.threads)
-    log(f"{server.name}: delete warm-up and rate probe, {plan.warmup} s, {len(probe_ids)} ids")
-    probe = plan.wrk.run(
-        f"{server.name} delete warm-up",
-        server,
-        "delete.lua",
-        plan.warmup,
-        [str(probe_data), t],
-        measured=False,
-    )
-    # A delete is a get and more, so it is not faster than a get by much: the higher of the
-    # probe's rate and the get rate (a one-second probe is easily disturbed), with a margin.
-    rate = max(probe.rps if probe.valid else 0.0, results["get"].rps) * 1.25
+    warm, ids = ids[:WARM_DELETES], ids[WARM_DELETES:]
+    log(f"mock: delete warm-up, {len(warm)} deletes one by one")
+    failed = warm_deletes(mock.server, warm)
+    if failed:
+        log(f"  {failed} of the warm-up deletes failed")
+    rate = 1.1 * mock.results["get"].rps
     needed = math.ceil(rate * d)
     if len(ids) < needed:
-        create_rate = max(results["create"].rps, 100.0)
+        create_rate = max(mock.results["create"].rps, 100.0)
         seconds = min(d, max(1, math.ceil((needed - len(ids)) / create_rate * 1.1)))
-        log(
-            f"{server.name}: {len(ids)} ids, a {d} s delete run needs about {needed}:"
-            f" {seconds} s more creates"
-        )
-        fill, more = create("create fill", seconds, OFFSET_FILL)
-        if not fill.valid:
-            log("  " + fill.summary())
+        log(f"mock: {len(ids)} ids, a {d} s delete run may need up to {needed}")
+        _, more = mock.create("create fill", seconds, OFFSET_FILL)
         ids.extend(more)
         log(f"  {len(more)} more ids")
     seconds = min(d, max(1, math.floor(len(ids) / rate)))
     if seconds < d:
-        log(f"{server.name}: the delete run is shortened to {seconds} s, for {len(ids)} ids")
+        log(f"mock: the delete run is shortened to {seconds} s, for {len(ids)} ids")
     return ids, seconds
 
 
 def run_http(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
     wrk = Wrk(args.client_cpu, args.threads, args.connections, workdir, args.quiet)
-    plan = HttpPlan(args.duration, args.warmup, default_vns(), workdir, wrk)
+    plan = HttpPlan(args.duration, args.warmup, args.round_seconds, default_vns(), workdir, wrk)
     mock_port = free_port()
     # What `exomock serve` runs (create_app on the embedded default configuration), with the
     # event loop and HTTP parser named rather than left to "auto".
@@ -593,15 +688,9 @@ def run_http(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) ->
         ceiling_port,
         workdir / "ceiling.log",
     )
-    http: dict[str, Any] = {}
-    report["http"] = http
-    mock_ids: list[str] = []
-    with serving(mock):
-        results, mock_ids = measure_server(plan, mock, stateful=True)
-        http["mock"] = results
-    with serving(ceiling):
-        results, _ = measure_server(plan, ceiling, stateful=False, donor_ids=mock_ids)
-        http["ceiling"] = results
+    # Both are served at once on the same core; the one not under load sits idle.
+    with serving(mock), serving(ceiling):
+        report["http"] = measure_pair(plan, mock, ceiling)
 
 
 # -- Prism ---------------------------------------------------------------------------------------
@@ -818,7 +907,8 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
     for key, value in machine.items():
         out.append(f"| {key} | {value} |")
     out.append(
-        f"| run | wrk -t{args.threads} -c{args.connections} -d{args.duration}s"
+        f"| run | wrk -t{args.threads} -c{args.connections}, {args.duration} s per operation and"
+        f" server in rounds of {args.round_seconds} s alternating mock and ceiling"
         f" (warm-up {args.warmup} s); servers on CPU {args.server_cpu}, wrk on CPU"
         f" {args.client_cpu}; uvicorn {' '.join(UVICORN_FLAGS[2:])} |"
     )
@@ -855,8 +945,8 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
         short = http["mock"]["delete"]
         if round(short.seconds) < args.duration:
             out.append(
-                f"- mock delete ran {short.seconds:.1f} s: the ids created in the run last that"
-                " long at its rate"
+                f"- the delete runs lasted {short.seconds:.1f} s: the ids the mock's create runs"
+                " made last that long at its delete rate"
             )
         for server in ("mock", "ceiling"):
             for result in http[server].values():
@@ -986,6 +1076,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, help="seconds per wrk run (default 10; 3 quick)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before a run (default 1)")
     parser.add_argument("--quick", action="store_true", help="short runs, 200,000 for scale")
+    parser.add_argument(
+        "--round-seconds",
+        type=int,
+        help="length of the alternating mock/ceiling rounds a run is made of (default 2; 1 quick)",
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--server-cpu", type=int, default=0, help="core for the servers")
@@ -1018,6 +1113,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.duration = args.duration or (3 if args.quick else 10)
     args.warmup = args.warmup or 1
+    args.round_seconds = args.round_seconds or (1 if args.quick else 2)
     args.scale_large = args.scale_large or (200_000 if args.quick else 1_000_000)
     args.scale_creates = args.scale_creates or (1000 if args.quick else 3000)
     wait_budget = 15.0 if args.quick else 60.0
