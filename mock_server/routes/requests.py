@@ -12,6 +12,8 @@ from starlette.requests import Request
 from ..errors import ExoBridgeError
 from ..settings import Settings, Tenant
 
+# How many distinct accepted Authorization headers are remembered.
+ACCEPTED_HEADERS_KEPT = 1024
 # JSON nested deeper than this is refused before the parser recurses into it.
 MAX_JSON_DEPTH = 64
 
@@ -30,14 +32,20 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    if declared.isdigit():
+        # The server holds the body to its declared length, which is within the limit.
+        raw = await request.body()
+    else:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise ExoBridgeError(
+                    5, f"the body is over the limit of {max_bytes} bytes", status=413
+                )
+            chunks.append(chunk)
+        raw = b"".join(chunks)
     if not raw.strip():
         raise ExoBridgeError(5, "the body is empty; a JSON object is expected")
     try:
@@ -82,12 +90,23 @@ class Credentials:
 
     def __init__(self, settings: Settings) -> None:
         self._by_key: dict[str, tuple[str, Tenant]] = {}
+        # Header values already decoded and accepted: clients send the same one every time.
+        self._accepted: dict[str, Tenant] = {}
         for tenant in settings.tenants.values():
             for key, token in tenant.credentials:
                 self._by_key[key] = (token, tenant)
 
     def tenant_of(self, authorization: str | None) -> Tenant:
         """The tenant whose credentials these are; code 7 when there are none or they are wrong."""
+        known = self._accepted.get(authorization) if authorization else None
+        if known is not None:
+            return known
+        tenant = self._decode(authorization)
+        if len(self._accepted) < ACCEPTED_HEADERS_KEPT:
+            self._accepted[authorization] = tenant  # type: ignore[index]
+        return tenant
+
+    def _decode(self, authorization: str | None) -> Tenant:
         if not authorization:
             raise ExoBridgeError(7, "HTTP Basic credentials are required")
         scheme, _, encoded = authorization.partition(" ")
