@@ -1183,6 +1183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     report["total_s"] = time.monotonic() - started
+    final_code = code_version()
+    if final_code != report["machine"]["mock code"]:
+        report["machine"]["mock code"] += (
+            f" at the start, {final_code} at the end: the code changed during the run, and the"
+            " parts started later measured the newer code"
+        )
     print(render(report, args))
     print(f"Total benchmark time: {report['total_s']:.0f} s")
     if args.json:
