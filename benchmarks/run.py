@@ -1068,9 +1068,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Performance figures of the ExoBridge mock (see benchmarks/README.md).",
     )
-    parser.add_argument("--duration", type=int, help="seconds per wrk run (default 10; 3 quick)")
+    parser.add_argument(
+        "--duration", type=int, help="seconds per operation and server (default 10; 2 quick)"
+    )
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before a run (default 1)")
-    parser.add_argument("--quick", action="store_true", help="short runs, 200,000 for scale")
+    parser.add_argument("--quick", action="store_true", help="short runs, 100,000 for scale")
     parser.add_argument(
         "--round-seconds",
         type=int,
@@ -1082,7 +1084,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-cpu", type=int, default=1, help="core for wrk")
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     parser.add_argument("--scale-small", type=int, default=1000)
-    parser.add_argument("--scale-large", type=int, help="default 1,000,000 (200,000 quick)")
+    parser.add_argument("--scale-large", type=int, help="default 1,000,000 (100,000 quick)")
     parser.add_argument("--scale-creates", type=int, help="timed creates per size (3000)")
     parser.add_argument("--scale-gets", type=int, default=20000, help="timed gets per size")
     parser.add_argument(
@@ -1102,17 +1104,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=15.0,
         help="before each measured run, wait up to this many seconds for other processes to go"
-        " quiet (default 15, at most 60 in all; 5 and 15 with --quick; 0 not to wait)",
+        " quiet (default 15, at most 60 in all; 5 and 10 with --quick; 0 not to wait)",
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
-    args.duration = args.duration or (3 if args.quick else 10)
+    args.duration = args.duration or (2 if args.quick else 10)
     args.warmup = args.warmup or 1
     args.round_seconds = args.round_seconds or (1 if args.quick else 2)
-    args.scale_large = args.scale_large or (200_000 if args.quick else 1_000_000)
+    args.scale_large = args.scale_large or (100_000 if args.quick else 1_000_000)
     args.scale_creates = args.scale_creates or (1000 if args.quick else 3000)
-    wait_budget = 15.0 if args.quick else 60.0
+    wait_budget = 10.0 if args.quick else 60.0
     per_run = min(args.wait_idle, 5.0) if args.quick else args.wait_idle
     args.quiet = Quiet(per_run, wait_budget) if args.wait_idle > 0 else None
     if args.no_pin:
