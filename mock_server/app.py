@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import gc_tuning
 from .callbacks.dispatcher import CallbackDispatcher
 from .callbacks.log import DeliveryLog
 from .clock import Clock
@@ -120,8 +121,13 @@ def create_app(
     spec: Spec | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
     callback_log: DeliveryLog | None = None,
+    tune_gc: bool = True,
 ) -> Starlette:
-    """The mock, on the given settings (the embedded default when none)."""
+    """The mock, on the given settings (the embedded default when none).
+
+    `tune_gc` keeps the cycle collector off the long-lived state once the app is served (see
+    `gc_tuning`); code that runs the app inside another program's process turns it off.
+    """
     settings = settings or Settings.load()
     spec = spec or Spec()
     clock = clock or Clock()
@@ -140,6 +146,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await dispatcher.start()
+        if tune_gc:
+            gc_tuning.install()
         ticker = asyncio.create_task(_tick_when_due(backend))
         try:
             yield

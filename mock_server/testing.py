@@ -46,7 +46,8 @@ class MockServer:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self.app = create_app(settings, store=store, seed=seed)
+        # Inside someone else's process: leave its garbage collector alone.
+        self.app = create_app(settings, store=store, seed=seed, tune_gc=False)
         self.settings: Settings = self.app.state.settings
         self.tenant_id = DEFAULT_TENANT
         self.auth = DEFAULT_AUTH

@@ -61,7 +61,9 @@ def make_client(config: dict[str, Any], spec: Spec) -> Iterator[Any]:
 
     def make(raw: dict[str, Any] | None = None, **kwargs: Any) -> TestClient:
         settings = Settings.from_mapping(raw or config)
-        app = create_app(settings, spec=spec, clock=FrozenClock(START), seed=7, **kwargs)
+        app = create_app(
+            settings, spec=spec, clock=FrozenClock(START), seed=7, tune_gc=False, **kwargs
+        )
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

@@ -7,6 +7,7 @@ E.164 strings (they start with "+") and PINs are digits, so one key space holds 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -59,6 +60,14 @@ class Allocation:
     @property
     def active(self) -> bool:
         return self.state == ACTIVE
+
+    def detach(self) -> None:
+        """Breaks the parties' references back to this allocation, once a newer version of it
+        has replaced it, so that it is freed at once instead of waiting for the cycle
+        collector (which the server keeps away from the long-lived state; see `gc_tuning`)."""
+        for party in (self.a, self.b):
+            with contextlib.suppress(AttributeError):
+                del party.allocation
 
     def other(self, party: Party) -> Party:
         return self.b if party is self.a else self.a

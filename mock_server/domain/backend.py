@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import gc_tuning
 from ..clock import Clock
 from ..errors import ExoBridgeError
 from ..ids import IdSource
@@ -95,6 +96,9 @@ class Backend:
 
     def reset(self, tenant_id: str | None = None) -> None:
         self.store.reset(tenant_id)
+        if tenant_id is None:
+            # The dropped state may hold cycles among objects the collector no longer walks.
+            gc_tuning.collect_everything()
         self.calls.reset(tenant_id)
         tenant = self.tenant(tenant_id) if tenant_id is not None else None
         for vn in list(self.connect_urls):

@@ -189,9 +189,9 @@ class IncomingCalls:
         result.verified = True
         joined = self._join(party, caller)
         payload = {
-            "transaction_id": party.allocation.ref,
+            "transaction_id": joined.allocation.ref,
             "vn": vn,
-            "greenpin_id": party.allocation.id,
+            "greenpin_id": joined.allocation.id,
             "caller": caller,
             "pin": digits,
             "call_sid": result.call_sid,

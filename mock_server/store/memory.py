@@ -60,6 +60,8 @@ class MemoryStore(Store):
                     ),
                 )
         tenant[allocation.id] = allocation
+        if old is not None and old is not allocation:
+            old.detach()
 
     def _index(self, allocation: Allocation) -> None:
         if not allocation.active:
