@@ -13,6 +13,10 @@ twice as fast, with `MemoryStore.save` of allocations built as `GreenPins.create
 (E.164 numbers, one VN, a 6-digit PIN, 180-day deallocation) without the create's checks
 (`--populate store`; the objects then lie more compactly in memory, which flatters the figures
 at a million). The timed creates and gets always go through `GreenPins`.
+
+Both stores, the small and the large, live in the one process, and their timings alternate in
+rounds (small, large, small, ...) so that both see the machine in the same states; each figure is
+the mean of its fastest round.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ VN_COUNT = 100
 PIN_LENGTH = 6
 LIFETIME = 180 * 86400
 START = 1_790_000_000.0
-# Populated allocation i has numbers 98/99 + i; the timed creates use numbers from here on.
-TIMED_BASE = 50_000_000
+# Populated allocation i has numbers 98/99 + i; the timed creates of the small and the large
+# store use numbers from these on.
+TIMED_BASE_SMALL = 50_000_000
+TIMED_BASE_LARGE = 70_000_000
+ROUNDS = 3
 
 
 def rss_bytes() -> int:
@@ -67,7 +74,9 @@ def settings() -> Settings:
 
 
 class Bench:
-    def __init__(self, populate: str) -> None:
+    def __init__(self, populate: str, timed_base: int) -> None:
+        self.timed_base = timed_base
+        self.floor_table: dict[str, int] = {}
         self.settings = settings()
         self.tenant = self.settings.tenants[TENANT]
         self.vns = [n.number for n in self.tenant.numbers]
@@ -129,28 +138,66 @@ class Bench:
             usage=TWOWAY,
         )
 
-    def time_creates(self, count: int) -> dict[str, float]:
+    def time_creates(self, count: int) -> Laps:
         requests = []
         for _ in range(count):
-            n = TIMED_BASE + self.timed
+            n = self.timed_base + self.timed
             self.timed += 1
             requests.append(self._request(f"timed-{n}", n, self.vns[n % VN_COUNT]))
         create, tenant = self.backend.greenpins.create, self.tenant
-        return _timed(lambda r: create(tenant, r), requests)
+        return Laps.of(lambda r: create(tenant, r), requests)
 
-    def time_gets(self, count: int, rng: random.Random) -> dict[str, float]:
+    def time_gets(self, count: int, rng: random.Random) -> Laps:
         picks = [self.ids[rng.randrange(len(self.ids))] for _ in range(count)]
         get, tenant = self.backend.greenpins.get, self.tenant
-        return _timed(lambda i: get(tenant, i), picks)
+        return Laps.of(lambda i: get(tenant, i), picks)
 
-    def time_dict_floor(self, count: int, rng: random.Random) -> dict[str, float]:
+    def time_dict_floor(self, count: int, rng: random.Random) -> Laps:
         """The same timing of a bare `dict.get` on the same ids: what any in-memory lookup of
         this many keys costs here (the cache misses of a large table), the floor for a get."""
-        table = dict.fromkeys(self.ids, 0)
+        if len(self.floor_table) != len(self.ids):
+            self.floor_table = dict.fromkeys(self.ids, 0)
         picks = [self.ids[rng.randrange(len(self.ids))] for _ in range(count)]
-        result = _timed(table.get, picks)
-        del table
-        return result
+        return Laps.of(self.floor_table.get, picks)
+
+
+class Laps:
+    """Per-call times of one or more rounds of calls."""
+
+    def __init__(self) -> None:
+        self.laps: list[float] = []
+        self.round_means: list[float] = []
+
+    @classmethod
+    def of(cls, operation: Any, arguments: list[Any]) -> Laps:
+        """One round: `operation` over the arguments, each call timed on its own."""
+        clock = time.perf_counter
+        laps = cls()
+        started = clock()
+        for argument in arguments:
+            t0 = clock()
+            operation(argument)
+            laps.laps.append(clock() - t0)
+        laps.round_means.append((clock() - started) / len(arguments))
+        return laps
+
+    def __iadd__(self, other: Laps) -> Laps:
+        self.laps += other.laps
+        self.round_means += other.round_means
+        return self
+
+    def summary(self) -> dict[str, Any]:
+        """`mean_us` is the mean of the fastest round (the one least disturbed by anything else
+        on the machine); p50, p99 and max are over every call."""
+        laps = sorted(self.laps)
+        return {
+            "count": len(laps),
+            "mean_us": min(self.round_means) * 1e6,
+            "round_means_us": [m * 1e6 for m in self.round_means],
+            "p50_us": laps[len(laps) // 2] * 1e6,
+            "p99_us": laps[int(len(laps) * 0.99)] * 1e6,
+            "max_us": laps[-1] * 1e6,
+        }
 
 
 def full_collection_ms() -> float:
@@ -161,35 +208,16 @@ def full_collection_ms() -> float:
     return (time.perf_counter() - started) * 1000
 
 
-ROUNDS = 3
-
-
-def _timed(operation: Any, arguments: list[Any]) -> dict[str, float]:
-    """Microseconds per call of `operation` over the arguments, each call timed on its own.
-
-    The calls are made in ROUNDS rounds; `mean_us` is the mean of the fastest round (the one
-    least disturbed by anything else on the machine), p50/p99/max are over every call."""
-    clock = time.perf_counter
-    laps: list[float] = []
-    round_means = []
-    size = max(1, len(arguments) // ROUNDS)
-    for start in range(0, len(arguments), size):
-        batch = arguments[start : start + size]
-        started = clock()
-        for argument in batch:
-            t0 = clock()
-            operation(argument)
-            laps.append(clock() - t0)
-        round_means.append((clock() - started) / len(batch))
-    laps.sort()
-    return {
-        "count": len(arguments),
-        "mean_us": min(round_means) * 1e6,
-        "round_means_us": [m * 1e6 for m in round_means],
-        "p50_us": laps[len(laps) // 2] * 1e6,
-        "p99_us": laps[int(len(laps) * 0.99)] * 1e6,
-        "max_us": laps[-1] * 1e6,
-    }
+def alternate(
+    small: Bench, large: Bench, timing: Any, count: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`count` timed calls on each store, in ROUNDS rounds alternating small and large, so that
+    both see the machine in the same states."""
+    mine, theirs = Laps(), Laps()
+    for _ in range(ROUNDS):
+        mine += timing(small, max(1, count // ROUNDS))
+        theirs += timing(large, max(1, count // ROUNDS))
+    return mine.summary(), theirs.summary()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,36 +232,40 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--large is more than half the PIN space of the benchmark tenant")
 
     rng = random.Random(7)
-    bench = Bench(args.populate)
-    # Compile and warm everything the timed loops touch, then forget it.
-    bench.time_creates(50)
-    bench.store.reset()
+    small = Bench(args.populate, TIMED_BASE_SMALL)
+    large = Bench(args.populate, TIMED_BASE_LARGE)
+    for bench in (small, large):
+        # Compile and warm everything the timed loops touch, then forget it.
+        bench.time_creates(50)
+        bench.store.reset()
     gc.collect()
-    rss_before = rss_bytes()
 
     result: dict[str, Any] = {"populate_mode": args.populate, "vns": VN_COUNT}
-    small_fill = bench.populate_to(args.small)
-    result["small"] = {
-        "allocations": args.small,
-        "populate_s": small_fill,
-        "create": bench.time_creates(args.creates),
-        "get": bench.time_gets(args.gets, rng),
-        "dict_floor": bench.time_dict_floor(args.gets, rng),
-        "full_gc_ms": full_collection_ms(),
-    }
-    large_fill = bench.populate_to(args.large)
+    small_fill = small.populate_to(args.small)
+    small_gc = full_collection_ms()
+    rss_before = rss_bytes()
+    large_fill = large.populate_to(args.large)
     gc.collect()
-    active = sum(1 for _ in bench.store.allocations(TENANT))
     rss_after = rss_bytes()
-    result["large"] = {
-        "allocations": args.large,
-        "populate_s": large_fill + small_fill,
-        "populate_rate_per_s": args.large / (large_fill + small_fill),
-        "create": bench.time_creates(args.creates),
-        "get": bench.time_gets(args.gets, rng),
-        "dict_floor": bench.time_dict_floor(args.gets, rng),
-        "full_gc_ms": full_collection_ms(),
-    }
+    active = sum(1 for _ in large.store.allocations(TENANT))
+    large_gc = full_collection_ms()
+
+    # Both stores live in this process; their timings alternate, round by round.
+    creates = alternate(small, large, lambda b, n: b.time_creates(n), args.creates)
+    gets = alternate(small, large, lambda b, n: b.time_gets(n, rng), args.gets)
+    floors = alternate(small, large, lambda b, n: b.time_dict_floor(n, rng), args.gets)
+    for index, (name, size, fill, pause) in enumerate(
+        (("small", args.small, small_fill, small_gc), ("large", args.large, large_fill, large_gc))
+    ):
+        result[name] = {
+            "allocations": size,
+            "populate_s": fill,
+            "populate_rate_per_s": size / fill if fill else 0.0,
+            "create": creates[index],
+            "get": gets[index],
+            "dict_floor": floors[index],
+            "full_gc_ms": pause,
+        }
     result["memory"] = {
         "active_allocations": active,
         "rss_before_bytes": rss_before,
