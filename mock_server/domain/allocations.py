@@ -24,17 +24,16 @@ class Party:
     """One side of an allocation: its numbers, the VNs it dials, the PINs strangers enter."""
 
     name: str
-    numbers: list[str]
-    vns: list[str]
-    pins: list[str]
+    # Tuples, not lists: immutable, shared by copies, and smaller (memory per allocation counts).
+    numbers: tuple[str, ...]
+    vns: tuple[str, ...]
+    pins: tuple[str, ...]
     # GreenPin remembers the length PINs of this party are generated with.
     pin_length: int | None = None
     allocation: Allocation = field(init=False, repr=False)
 
     def copy(self) -> Party:
-        return Party(
-            self.name, list(self.numbers), list(self.vns), list(self.pins), self.pin_length
-        )
+        return Party(self.name, self.numbers, self.vns, self.pins, self.pin_length)
 
 
 @dataclass(slots=True, eq=False)

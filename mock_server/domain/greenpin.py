@@ -105,16 +105,16 @@ class GreenPins:
         a_vns = normalise_vns(tenant, a_req.vns, "a.vns") if a_req.vns else None
         b_vns = normalise_vns(tenant, b_req.vns, "b.vns") if b_req.vns else None
         # A party without VNs uses the other party's (the spec guarantees one party has them).
-        a_vns = a_vns or list(b_vns or ())
-        b_vns = b_vns or list(a_vns)
+        a_vns = a_vns or b_vns or ()
+        b_vns = b_vns or a_vns
         _check_parties_apart(a_numbers, b_numbers)
         allocation = Allocation(
             kind=GREENPIN,
             tenant_id=tenant.tenant_id,
             id=self._new_id(tenant),
             ref=request.transaction_id,
-            a=Party("a", a_numbers, a_vns, []),
-            b=Party("b", b_numbers, b_vns, []),
+            a=Party("a", a_numbers, a_vns, ()),
+            b=Party("b", b_numbers, b_vns, ()),
             usage=request.usage or TWOWAY,
             state=ACTIVE,
             created_at=now,
@@ -208,13 +208,13 @@ class GreenPins:
             enabled = tenant.pins_a if party.name == "a" else tenant.pins_b
             before = (previous.a if party.name == "a" else previous.b) if previous else None
             if not enabled:
-                party.pins, party.pin_length = [], None
+                party.pins, party.pin_length = (), None
             elif change is not None and change.pin is not None:
-                party.pins, party.pin_length = [change.pin], len(change.pin)
+                party.pins, party.pin_length = (change.pin,), len(change.pin)
             elif (
                 before is not None and before.pins and (change is None or change.pin_length is None)
             ):
-                party.pins, party.pin_length = list(before.pins), before.pin_length
+                party.pins, party.pin_length = before.pins, before.pin_length
             else:
                 length = (change.pin_length if change else None) or (
                     before.pin_length if before else None
@@ -238,7 +238,7 @@ class GreenPins:
                     f"no free PIN of length {length} on {', '.join(party.vns)} "
                     f"for {party.name}-party",
                 )
-            party.pins, party.pin_length = [pin], length
+            party.pins, party.pin_length = (pin,), length
 
     def _pin_free(self, allocation: Allocation, party: Party, pin: str) -> bool:
         other = allocation.other(party)
@@ -251,7 +251,7 @@ class GreenPins:
         return True
 
 
-def _check_parties_apart(a_numbers: list[str], b_numbers: list[str]) -> None:
+def _check_parties_apart(a_numbers: tuple[str, ...], b_numbers: tuple[str, ...]) -> None:
     shared = set(a_numbers) & set(b_numbers)
     if shared:
         raise ExoBridgeError(14, f"{sorted(shared)[0]} is in both a.numbers and b.numbers")

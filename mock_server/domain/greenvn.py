@@ -71,7 +71,7 @@ class GreenVNs:
             raise ExoBridgeError(
                 14, f"{sorted(shared)[0]} is in both aparty_numbers and bparty_numbers"
             )
-        a_pins, b_pins = list(request.aparty_pins), list(request.bparty_pins)
+        a_pins, b_pins = tuple(request.aparty_pins), tuple(request.bparty_pins)
         pins = a_pins + b_pins
         if len(set(pins)) != len(pins):
             raise ExoBridgeError(5, "every PIN of an allocation must differ from the others")
@@ -92,8 +92,8 @@ class GreenVNs:
             tenant_id=tenant.tenant_id,
             id=self._new_id(tenant),
             ref=request.connection_id,
-            a=Party("a", a_numbers, [vn.number], a_pins),
-            b=Party("b", b_numbers, [vn.number], b_pins),
+            a=Party("a", a_numbers, (vn.number,), a_pins),
+            b=Party("b", b_numbers, (vn.number,), b_pins),
             usage=request.usage,
             state=ACTIVE,
             created_at=now,

@@ -206,7 +206,7 @@ class IncomingCalls:
             return party
         updated = allocation.copy()
         member = updated.a if party.name == "a" else updated.b
-        member.numbers.append(caller)
+        member.numbers = (*member.numbers, caller)
         self.backend.store.save(updated)
         return member
 

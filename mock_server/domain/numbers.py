@@ -9,7 +9,7 @@ from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 
 
-def normalise_numbers(values: Iterable[str], where: str) -> list[str]:
+def normalise_numbers(values: Iterable[str], where: str) -> tuple[str, ...]:
     """The numbers in E.164, in order; code 16 for an invalid one, 13 for one given twice."""
     result: list[str] = []
     for index, value in enumerate(values):
@@ -20,10 +20,15 @@ def normalise_numbers(values: Iterable[str], where: str) -> list[str]:
         if number in result:
             raise ExoBridgeError(13, f"{where} holds {number} more than once")
         result.append(number)
-    return result
+    return tuple(result)
 
 
-def normalise_vns(tenant: Tenant, values: Iterable[str], where: str) -> list[str]:
+# Allocations mostly use the same few VN lists: each distinct one is kept once.
+_VN_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_VN_LISTS_KEPT = 4096
+
+
+def normalise_vns(tenant: Tenant, values: Iterable[str], where: str) -> tuple[str, ...]:
     """Like normalise_numbers, and each must be one of the tenant's VNs (code 20)."""
     vns = normalise_numbers(values, where)
     for index, vn in enumerate(vns):
@@ -31,4 +36,9 @@ def normalise_vns(tenant: Tenant, values: Iterable[str], where: str) -> list[str
             raise ExoBridgeError(
                 20, f"{where}[{index}]: {vn} is not a virtual number of tenant {tenant.tenant_id}"
             )
+    kept = _VN_LISTS.get(vns)
+    if kept is not None:
+        return kept
+    if len(_VN_LISTS) < _VN_LISTS_KEPT:
+        _VN_LISTS[vns] = vns
     return vns

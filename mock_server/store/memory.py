@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from itertools import count
 
 from ..domain.allocations import Allocation, Party, SearchCriteria
 from .base import Store
@@ -17,16 +16,19 @@ class RouteConflict(RuntimeError):
 class MemoryStore(Store):
     def __init__(self) -> None:
         self._allocations: dict[str, dict[str, Allocation]] = {}
-        self._refs: dict[tuple[str, str, str], Allocation] = {}
+        # (tenant, kind) -> client reference -> active allocation. Nested rather than keyed by a
+        # tuple: a million tuple keys would cost 64 bytes each.
+        self._refs: dict[tuple[str, str], dict[str, Allocation]] = {}
         self._routes: dict[str, dict[str, Party]] = {}
-        self._schedule: list[tuple[float, int, str, str]] = []
-        self._sequence = count()
+        # (deallocation time, tenant, id); stale entries are skipped when they come up.
+        self._schedule: list[tuple[float, str, str]] = []
 
     def get(self, tenant_id: str, allocation_id: str) -> Allocation | None:
         return self._allocations.get(tenant_id, {}).get(allocation_id)
 
     def active_by_ref(self, tenant_id: str, kind: str, ref: str) -> Allocation | None:
-        return self._refs.get((tenant_id, kind, ref))
+        refs = self._refs.get((tenant_id, kind))
+        return refs.get(ref) if refs else None
 
     def route(self, vn: str, key: str) -> Party | None:
         routes = self._routes.get(vn)
@@ -52,12 +54,7 @@ class MemoryStore(Store):
             if old is None or old.deallocate_at != allocation.deallocate_at or not old.active:
                 heapq.heappush(
                     self._schedule,
-                    (
-                        allocation.deallocate_at,
-                        next(self._sequence),
-                        allocation.tenant_id,
-                        allocation.id,
-                    ),
+                    (allocation.deallocate_at, allocation.tenant_id, allocation.id),
                 )
         tenant[allocation.id] = allocation
         if old is not None and old is not allocation:
@@ -68,16 +65,17 @@ class MemoryStore(Store):
             return
         for vn, key, party in allocation.routes():
             self._routes.setdefault(vn, {})[key] = party
-        self._refs[(allocation.tenant_id, allocation.kind, allocation.ref)] = allocation
+        refs = self._refs.setdefault((allocation.tenant_id, allocation.kind), {})
+        refs[allocation.ref] = allocation
 
     def _unindex(self, allocation: Allocation) -> None:
         for vn, key, party in allocation.routes():
             routes = self._routes.get(vn)
             if routes is not None and routes.get(key) is party:
                 del routes[key]
-        ref_key = (allocation.tenant_id, allocation.kind, allocation.ref)
-        if self._refs.get(ref_key) is allocation:
-            del self._refs[ref_key]
+        refs = self._refs.get((allocation.tenant_id, allocation.kind))
+        if refs is not None and refs.get(allocation.ref) is allocation:
+            del refs[allocation.ref]
 
     def search(
         self, tenant_id: str, kind: str, criteria: SearchCriteria, offset: int, limit: int
@@ -89,8 +87,8 @@ class MemoryStore(Store):
         ]
         return len(matching), matching[offset : offset + limit]
 
-    def _live_entry(self, entry: tuple[float, int, str, str]) -> Allocation | None:
-        when, _, tenant_id, allocation_id = entry
+    def _live_entry(self, entry: tuple[float, str, str]) -> Allocation | None:
+        when, tenant_id, allocation_id = entry
         allocation = self.get(tenant_id, allocation_id)
         if allocation is None or not allocation.active or allocation.deallocate_at != when:
             return None

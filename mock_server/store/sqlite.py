@@ -49,6 +49,12 @@ def _encode(allocation: Allocation) -> str:
     )
 
 
+def _party(name: str, raw: dict[str, Any]) -> Party:
+    return Party(
+        name, tuple(raw["numbers"]), tuple(raw["vns"]), tuple(raw["pins"]), raw["pin_length"]
+    )
+
+
 def _decode(tenant_id: str, allocation_id: str, text: str) -> Allocation:
     raw = json.loads(text)
     return Allocation(
@@ -56,8 +62,8 @@ def _decode(tenant_id: str, allocation_id: str, text: str) -> Allocation:
         tenant_id=tenant_id,
         id=allocation_id,
         ref=raw["ref"],
-        a=Party("a", **raw["a"]),
-        b=Party("b", **raw["b"]),
+        a=_party("a", raw["a"]),
+        b=_party("b", raw["b"]),
         usage=raw["usage"],
         state=raw["state"],
         created_at=raw["created_at"],
