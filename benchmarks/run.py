@@ -34,7 +34,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -240,6 +239,8 @@ class WrkResult:
     cpu: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     rounds: list[WrkResult] = field(default_factory=list)
+    # (percentile, milliseconds) points of the latency distribution, up to the maximum.
+    distribution: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def rps(self) -> float:
@@ -288,6 +289,7 @@ class WrkResult:
             "cpu_share_of_one_core": self.cpu,
             "valid": self.valid,
             "problems": self.problems,
+            "latency_distribution_ms": self.distribution,
             "rounds": [r.as_json() for r in self.rounds],
         }
 
@@ -379,6 +381,8 @@ class Wrk:
             p99_ms=lat["p99"] / 1000,
             max_ms=lat["max"] / 1000,
             cpu=cpu,
+            distribution=[(p, us / 1000) for p, us in lat.get("percentiles", [])]
+            + [(100.0, lat["max"] / 1000)],
         )
 
 
@@ -477,10 +481,40 @@ class HttpPlan:
     wrk: Wrk
 
 
+def fraction_below(distribution: list[tuple[float, float]], ms: float) -> float:
+    """The share of a run's requests answered within `ms`, read off its percentile points
+    (linear between them)."""
+    previous_p, previous_ms = 0.0, 0.0
+    for p, at in distribution:
+        if ms < at:
+            if at == previous_ms:
+                return previous_p / 100
+            return (previous_p + (p - previous_p) * (ms - previous_ms) / (at - previous_ms)) / 100
+        previous_p, previous_ms = p, at
+    return 1.0
+
+
+def pooled_percentile(rounds: list[WrkResult], percentile: float) -> float:
+    """The latency under which `percentile` % of all the rounds' requests were answered,
+    estimated from each round's percentile points, weighted by its requests."""
+    total = sum(r.requests for r in rounds)
+    if not total or not all(r.distribution for r in rounds):
+        return max(r.p99_ms for r in rounds) if percentile >= 99 else rounds[0].p50_ms
+    low, high = 0.0, max(r.max_ms for r in rounds)
+    for _ in range(60):
+        middle = (low + high) / 2
+        answered = sum(r.requests * fraction_below(r.distribution, middle) for r in rounds)
+        if answered >= total * percentile / 100:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def combine(label: str, rounds: list[WrkResult]) -> WrkResult:
-    """One figure from several rounds: requests over time, errors summed, the median of the
-    rounds' p50 and p90, the highest of their p99 and max (a round without a collector pause
-    must not hide one that had it), CPU shares weighted by time."""
+    """One figure from several rounds: requests over time, errors summed, latency percentiles
+    of all the rounds' requests together (estimated from each round's percentiles), CPU shares
+    weighted by time."""
     seconds = sum(r.seconds for r in rounds)
     cpu: dict[str, float] = {}
     if all(r.cpu for r in rounds):
@@ -492,9 +526,9 @@ def combine(label: str, rounds: list[WrkResult]) -> WrkResult:
         requests=sum(r.requests for r in rounds),
         seconds=seconds,
         errors=errors,
-        p50_ms=statistics.median(r.p50_ms for r in rounds),
-        p90_ms=statistics.median(r.p90_ms for r in rounds),
-        p99_ms=max(r.p99_ms for r in rounds),
+        p50_ms=pooled_percentile(rounds, 50),
+        p90_ms=pooled_percentile(rounds, 90),
+        p99_ms=pooled_percentile(rounds, 99),
         max_ms=max(r.max_ms for r in rounds),
         cpu=cpu,
         problems=[p for r in rounds for p in r.problems],
@@ -1021,9 +1055,19 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
                 f"| floor: a bare dict lookup of the same ids, µs at {n_small} → {n_large}"
                 f" | {fa:.2f} → {fb:.2f} = {fb / fa:.2f}x | | |"
             )
+            how_gc = (
+                "the collector as a served mock runs it"
+                if scale.get("gc_tuning")
+                else "the collector untouched"
+            )
+            filling, timing = scale["pauses_while_filling"], scale["pauses_while_timing"]
             out.append(
-                "| one full garbage collection (a pause for every request)"
-                f" at {n_small} → {n_large}"
+                f"| longest garbage-collector pause (no request is answered during it) while"
+                f" filling to {n_large} / while timing at {n_large} ({how_gc})"
+                f" | {filling['longest_ms']:,.0f} ms / {timing['longest_ms']:,.0f} ms | | |"
+            )
+            out.append(
+                f"| an explicit full collection (`gc.collect()`) at {n_small} → {n_large}"
                 f" | {small['full_gc_ms']:,.0f} ms → {large['full_gc_ms']:,.0f} ms | | |"
             )
             mem = scale["memory"]

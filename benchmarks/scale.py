@@ -16,7 +16,9 @@ at a million). The timed creates and gets always go through `GreenPins`.
 
 Both stores, the small and the large, live in the one process, and their timings alternate in
 rounds (small, large, small, ...) so that both see the machine in the same states; each figure is
-the mean of its fastest round.
+the mean of its fastest round. The garbage collector runs as in a served mock (whatever
+`mock_server.gc_tuning` installs, where the mock has it; `--gc-tuning none` leaves it untouched),
+and its pauses are recorded while the large store fills and while the operations are timed.
 """
 
 from __future__ import annotations
@@ -200,6 +202,46 @@ class Laps:
         }
 
 
+class Pauses:
+    """The garbage collector's pauses, as `gc.callbacks` sees them."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.longest = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self.started
+        self.count += 1
+        self.total += pause
+        self.longest = max(self.longest, pause)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "collections": self.count,
+            "total_ms": self.total * 1000,
+            "longest_ms": self.longest * 1000,
+        }
+
+
+def install_gc_tuning() -> bool:
+    """What a served mock does with the collector (`mock_server.gc_tuning`, where the mock has
+    it); whether there was anything to install."""
+    try:
+        from mock_server import gc_tuning
+    except ImportError:
+        return False
+    gc_tuning.install()
+    return True
+
+
 def full_collection_ms() -> float:
     """How long one full garbage collection takes now: the pause a server makes whenever the
     collector decides the oldest generation is due (every request waits for it)."""
@@ -227,11 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--creates", type=int, default=3000, help="timed creates at each size")
     parser.add_argument("--gets", type=int, default=20000, help="timed gets at each size")
     parser.add_argument("--populate", choices=["store", "domain"], default="domain")
+    parser.add_argument(
+        "--gc-tuning",
+        choices=["served", "none"],
+        default="served",
+        help="run the collector as a served mock does (mock_server.gc_tuning), or untouched",
+    )
     args = parser.parse_args(argv)
     if args.large > VN_COUNT * 10**PIN_LENGTH // 2:
         parser.error("--large is more than half the PIN space of the benchmark tenant")
 
     rng = random.Random(7)
+    tuned = install_gc_tuning() if args.gc_tuning == "served" else False
+    pauses = Pauses()
     small = Bench(args.populate, TIMED_BASE_SMALL)
     large = Bench(args.populate, TIMED_BASE_LARGE)
     for bench in (small, large):
@@ -240,20 +290,29 @@ def main(argv: list[str] | None = None) -> int:
         bench.store.reset()
     gc.collect()
 
-    result: dict[str, Any] = {"populate_mode": args.populate, "vns": VN_COUNT}
+    result: dict[str, Any] = {
+        "populate_mode": args.populate,
+        "vns": VN_COUNT,
+        "gc_tuning": tuned,
+    }
+    gc.callbacks.append(pauses)
     small_fill = small.populate_to(args.small)
     small_gc = full_collection_ms()
     rss_before = rss_bytes()
+    pauses.reset()
     large_fill = large.populate_to(args.large)
-    gc.collect()
+    result["pauses_while_filling"] = pauses.summary()
     rss_after = rss_bytes()
     active = sum(1 for _ in large.store.allocations(TENANT))
-    large_gc = full_collection_ms()
 
     # Both stores live in this process; their timings alternate, round by round.
+    pauses.reset()
     creates = alternate(small, large, lambda b, n: b.time_creates(n), args.creates)
     gets = alternate(small, large, lambda b, n: b.time_gets(n, rng), args.gets)
+    result["pauses_while_timing"] = pauses.summary()
     floors = alternate(small, large, lambda b, n: b.time_dict_floor(n, rng), args.gets)
+    gc.callbacks.remove(pauses)
+    large_gc = full_collection_ms()
     for index, (name, size, fill, pause) in enumerate(
         (("small", args.small, small_fill, small_gc), ("large", args.large, large_fill, large_gc))
     ):

@@ -14,17 +14,25 @@ function common.load(args)
    return data
 end
 
+-- Latency percentiles written out, so that run.py can pool the percentiles of several runs.
+local PERCENTILES = {0, 10, 25, 50, 75, 90, 95, 97, 98, 99, 99.5, 99.9, 99.99}
+
 -- wrk calls done() in its main Lua state once the run is over; run.py reads this line.
 function common.done(summary, latency, requests)
    local e = summary.errors
+   local points = {}
+   for i, p in ipairs(PERCENTILES) do
+      points[i] = string.format('[%s,%d]', p, latency:percentile(p))
+   end
    io.write(string.format(
       'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
       '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-      '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\n',
+      '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f,' ..
+      '"percentiles":[%s]}}\n',
       summary.requests, summary.duration, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean))
+      latency.max, latency.mean, table.concat(points, ",")))
 end
 
 return common
