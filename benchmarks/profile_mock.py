@@ -164,6 +164,14 @@ async def main_async(args: argparse.Namespace) -> None:
     from mock_server.app import create_app
 
     mock = Driver(create_app())
+    if not args.no_gc_tuning:
+        # What the app's lifespan does when it is served (this driver does not run lifespans).
+        try:
+            from mock_server import gc_tuning
+        except ImportError:
+            pass
+        else:
+            gc_tuning.install()
     ceiling = Driver(ceiling_app)
     n = args.count
     # Warm both, and make the allocations get and delete need.
@@ -248,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gc", action="store_true", help="collector pauses per operation")
     parser.add_argument(
         "--freeze", action="store_true", help="with --gc: gc.freeze() after start-up first"
+    )
+    parser.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="leave the collector as it is (a served mock installs mock_server.gc_tuning)",
     )
     args = parser.parse_args(argv)
     asyncio.run(main_async(args))
