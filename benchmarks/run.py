@@ -673,7 +673,7 @@ def plan_deletes(plan: HttpPlan, mock: Target, ids: list[str]) -> tuple[list[str
     """Ids for the mock's delete run, each to be deleted once, and the run's length in seconds.
 
     A delete is a get and more, so the get rate bounds the delete rate: the ids must last
-    `duration` seconds at 1.1 times the get rate (rounds vary). More creates, for at most
+    `duration` seconds at 1.1 times the get rate (rounds vary). More creates, for at most twice
     `duration` seconds, make up a shortfall; if the ids would still not last, the delete run is
     made shorter (and should it still run out, it is marked invalid)."""
     d = plan.duration
@@ -686,7 +686,7 @@ def plan_deletes(plan: HttpPlan, mock: Target, ids: list[str]) -> tuple[list[str
     needed = math.ceil(rate * d)
     if len(ids) < needed:
         create_rate = max(mock.results["create"].rps, 100.0)
-        seconds = min(d, max(1, math.ceil((needed - len(ids)) / create_rate * 1.1)))
+        seconds = min(2 * d, max(1, math.ceil((needed - len(ids)) / create_rate * 1.1)))
         log(f"mock: {len(ids)} ids, a {d} s delete run may need up to {needed}")
         _, more = mock.create("create fill", seconds, OFFSET_FILL)
         ids.extend(more)
