@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 # The provider is in India; its timestamps without an offset are Indian Standard Time.
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -50,7 +51,13 @@ def ist_datetime(epoch: float) -> datetime:
 
 def format_local(epoch: float) -> str:
     """`YYYY-MM-DD HH:MM:SS` in IST, the form of `deallocation_time`."""
-    return ist_datetime(epoch).strftime("%Y-%m-%d %H:%M:%S")
+    return _format_second(int(epoch))
+
+
+@lru_cache(maxsize=4096)
+def _format_second(second: int) -> str:
+    # Allocations made within a second with one policy share their deallocation second.
+    return ist_datetime(second).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def format_iso(epoch: float) -> str:

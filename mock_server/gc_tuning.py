@@ -20,9 +20,12 @@ def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 def install() -> None:
-    """Freezes the survivors of every full collection from now on (once per process)."""
+    """Freezes what start-up made (the spec, compiled schemas, number metadata), then the
+    survivors of every full collection from now on (once per process)."""
     global _installed
     if not _installed:
+        gc.collect()
+        gc.freeze()
         gc.callbacks.append(_freeze_after_full_collection)
         _installed = True
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from ..domain.backend import Backend
 from ..errors import ExoBridgeError
@@ -73,3 +76,18 @@ class ApiContext:
 def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.context
     return ctx
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, **handlers: Handler) -> Route:
+    """One route for a path, dispatching on the method: Starlette then matches each request
+    against one route per path instead of one per operation."""
+    if "GET" in handlers:
+        handlers.setdefault("HEAD", handlers["GET"])
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))

@@ -6,11 +6,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from ..domain.greenpin import BulkItem, GreenPinRequest, PartyRequest
 from ..errors import ExoBridgeError
-from .context import context
+from .context import context, route
 from .envelopes import error_body, greenpin_data, greenpin_success
 
 
@@ -123,10 +122,16 @@ async def delete_greenpin(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/v1/tenants/{tenant_id}/greenpin", create_greenpin, methods=["POST"]),
-    Route("/v1/tenants/{tenant_id}/greenpin", list_greenpins, methods=["GET"]),
-    Route("/v1/tenants/{tenant_id}/greenpin", bulk_update_greenpins, methods=["PUT"]),
-    Route("/v1/tenants/{tenant_id}/greenpin/{greenpin_id}", get_greenpin, methods=["GET"]),
-    Route("/v1/tenants/{tenant_id}/greenpin/{greenpin_id}", update_greenpin, methods=["PUT"]),
-    Route("/v1/tenants/{tenant_id}/greenpin/{greenpin_id}", delete_greenpin, methods=["DELETE"]),
+    route(
+        "/v1/tenants/{tenant_id}/greenpin",
+        POST=create_greenpin,
+        GET=list_greenpins,
+        PUT=bulk_update_greenpins,
+    ),
+    route(
+        "/v1/tenants/{tenant_id}/greenpin/{greenpin_id}",
+        GET=get_greenpin,
+        PUT=update_greenpin,
+        DELETE=delete_greenpin,
+    ),
 ]

@@ -6,10 +6,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from ..domain.greenvn import GreenVNRequest, Preferences
-from .context import context
+from .context import context, route
 from .envelopes import greenvn_success
 
 
@@ -60,7 +59,6 @@ async def delete_greenvn(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/v1/tenants/{tenant_id}/greenvn", create_greenvn, methods=["POST"]),
-    Route("/v1/tenants/{tenant_id}/greenvn/{greenvn_id}", get_greenvn, methods=["GET"]),
-    Route("/v1/tenants/{tenant_id}/greenvn/{greenvn_id}", delete_greenvn, methods=["DELETE"]),
+    route("/v1/tenants/{tenant_id}/greenvn", POST=create_greenvn),
+    route("/v1/tenants/{tenant_id}/greenvn/{greenvn_id}", GET=get_greenvn, DELETE=delete_greenvn),
 ]

@@ -22,6 +22,10 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# One decoder for every request (json.loads with options builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 async def read_json(request: Request, max_bytes: int) -> Any:
     """The body as JSON; code 5 with 415, 413 or 400 when it is not a JSON body within limits."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -55,7 +59,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if _depth_exceeds(text, MAX_JSON_DEPTH):
         raise ExoBridgeError(5, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise ExoBridgeError(5, f"the body is not valid JSON: {exc}") from None
 
