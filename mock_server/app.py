@@ -27,6 +27,7 @@ from .routes.envelopes import error_body, is_greenvn_path
 from .settings import Settings
 from .spec import Spec
 from .store.base import Store
+from .store.calls import CallStore
 from .store.memory import MemoryStore
 
 logger = logging.getLogger("exomock")
@@ -121,6 +122,7 @@ def create_app(
     spec: Spec | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
     callback_log: DeliveryLog | None = None,
+    call_store: CallStore | None = None,
     tune_gc: bool = True,
 ) -> Starlette:
     """The mock, on the given settings (the embedded default when none).
@@ -140,7 +142,9 @@ def create_app(
         log=callback_log,
         transport=callback_transport,
     )
-    backend = Backend(settings, store or MemoryStore(), dispatcher, clock, ids)
+    backend = Backend(
+        settings, store or MemoryStore(), dispatcher, clock, ids, call_store=call_store
+    )
     context = ApiContext(settings=settings, spec=spec, backend=backend)
 
     @contextlib.asynccontextmanager
@@ -157,6 +161,8 @@ def create_app(
                 await ticker
             await dispatcher.stop()
             backend.store.close()
+            if call_store is not None:
+                call_store.close()
 
     app = Starlette(
         routes=[

@@ -28,13 +28,18 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     store = None
     callback_log = None
+    call_store = None
     if args.state_file:
         from .callbacks.log import SqliteDeliveryLog
+        from .store.calls import SqliteCallStore
         from .store.sqlite import SqliteStore
 
         store = SqliteStore(args.state_file)
         callback_log = SqliteDeliveryLog(args.state_file)
-    app = create_app(settings, store=store, seed=args.seed, callback_log=callback_log)
+        call_store = SqliteCallStore(args.state_file)
+    app = create_app(
+        settings, store=store, seed=args.seed, callback_log=callback_log, call_store=call_store
+    )
     tenants = ", ".join(settings.tenants)
     print(f"exomock: serving tenants {tenants} on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(

@@ -139,3 +139,25 @@ def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert result.returncode != 0
+
+
+def test_state_file_keeps_calls_and_the_callback_log(served, tmp_path: Path):
+    state = tmp_path / "state.db"
+    first = served("--state-file", str(state))
+    body = {"from": {"contact_uri": "9876512345"}, "to": {"contact_uri": "9876554321"},
+            "virtual_number": "02235499102"}
+    created = httpx.post(first.base + "/v3/accounts/demo/calls", auth=AUTH, json=body)
+    assert created.status_code == 200, created.text
+    sid = created.json()["response"]["call_details"]["sid"]
+    gp = {"transaction_id": "kept", "a": {"numbers": ["9876500077"], "vns": ["6292134464"]}}
+    made = httpx.post(first.base + "/v1/tenants/demo/greenpin", auth=AUTH, json=gp).json()
+    httpx.delete(first.base + "/v1/tenants/demo/greenpin/" + made["data"]["greenpin_id"],
+                 auth=AUTH)
+    first.stop(signal.SIGKILL)
+
+    second = served("--state-file", str(state))
+    got = httpx.get(f"{second.base}/v3/accounts/demo/calls/{sid}", auth=AUTH)
+    assert got.status_code == 200
+    assert got.json()["response"]["call_details"]["sid"] == sid
+    log = httpx.get(second.base + "/_mock/callbacks", params={"event": "deallocation"}).json()
+    assert [e["payload"]["transaction_id"] for e in log["callbacks"]] == ["kept"]

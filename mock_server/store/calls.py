@@ -8,7 +8,10 @@ without the domain noticing.
 
 from __future__ import annotations
 
+import pickle
+import sqlite3
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from ..domain.calls import CallRecord
 
@@ -38,6 +41,9 @@ class CallStore(ABC):
     @abstractmethod
     def reset(self, tenant_id: str | None = None) -> None:
         """Forgets an account's calls, or everyone's."""
+
+    def close(self) -> None:  # noqa: B027 - a store without resources has nothing to close
+        """Releases what the store holds open; nothing by default."""
 
 
 class MemoryCallStore(CallStore):
@@ -86,3 +92,51 @@ class MemoryCallStore(CallStore):
             self._active.pop(sid, None)
         for key in [k for k in self._busy if k[0] == tenant_id]:
             del self._busy[key]
+
+
+class SqliteCallStore(CallStore):
+    """Calls kept in SQLite too (with `--state-file`): each save is committed before it returns;
+    reads come from memory, rebuilt from the file on start. Rows are pickled call records: the
+    file is the mock's own state, written and read only by the mock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._memory = MemoryCallStore()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS calls"
+            " (sid TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, body BLOB NOT NULL)"
+        )
+        for (body,) in self._db.execute("SELECT body FROM calls ORDER BY rowid"):
+            self._memory.save(pickle.loads(body))
+
+    def get(self, sid: str) -> CallRecord | None:
+        return self._memory.get(sid)
+
+    def save(self, call: CallRecord) -> None:
+        self._memory.save(call)
+        self._db.execute(
+            "INSERT INTO calls VALUES (?, ?, ?)"
+            " ON CONFLICT(sid) DO UPDATE SET body = excluded.body",
+            (call.sid, call.tenant_id, pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)),
+        )
+
+    def due(self, now: float) -> list[CallRecord]:
+        return self._memory.due(now)
+
+    def busy_call(self, tenant_id: str, number: str) -> CallRecord | None:
+        return self._memory.busy_call(tenant_id, number)
+
+    def calls(self, tenant_id: str) -> list[CallRecord]:
+        return self._memory.calls(tenant_id)
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        self._memory.reset(tenant_id)
+        if tenant_id is None:
+            self._db.execute("DELETE FROM calls")
+        else:
+            self._db.execute("DELETE FROM calls WHERE tenant_id = ?", (tenant_id,))
+
+    def close(self) -> None:
+        self._db.close()
