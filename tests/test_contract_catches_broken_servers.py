@@ -53,8 +53,14 @@ class Defect:
                 raw = json.dumps(body).encode()
             except ValueError:
                 status = start["status"]
-            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            replaced = {b"content-length"}
+            content_type = getattr(self.rewrite, "content_type", None)
+            if content_type:
+                replaced.add(b"content-type")
+            headers = [(k, v) for k, v in start["headers"] if k.lower() not in replaced]
             headers.append((b"content-length", str(len(raw)).encode()))
+            if content_type:
+                headers.append((b"content-type", content_type.encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": raw})
 
@@ -114,10 +120,79 @@ def accepts_bad_requests(scope: dict[str, Any], status: int, body: Any) -> tuple
     return status, body
 
 
+def wrong_code_for_conflicts(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    """Code 19 where the documents say 18 (the same HTTP status)."""
+    for envelope in body if isinstance(body, list) else [body]:
+        if isinstance(envelope, dict) and envelope.get("code") == 18:
+            envelope["code"] = 19
+    return status, body
+
+
+def wrong_type_of_usage(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    data = _data(body)
+    if data is not None and "usage" in data:
+        data["usage"] = 2 if data["usage"] == "twoway" else 1
+    return status, body
+
+
+def plain_text_answers(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    return status, body
+
+
+plain_text_answers.content_type = "text/plain"  # type: ignore[attr-defined]
+
+
+def accepts_invalid_numbers(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    if isinstance(body, dict) and body.get("code") == 16:
+        return 200, {"success": True, "status": 200, "code": None, "message": None,
+                     "data": None}
+    return status, body
+
+
+def forgets_after_create(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    """Every allocation is unknown when read back."""
+    if scope["method"] == "GET" and _data(body) is not None and "/greenpin/" in scope["path"]:
+        return 404, {"success": False, "status": 404, "code": 1,
+                     "message": "Could not find the given GreenPin", "data": None}
+    return status, body
+
+
+def reuses_active_pins(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    """Allocates when no PIN is free, by handing out one that is still active."""
+    if status == 452:
+        return 200, {"success": True, "status": 200, "code": None, "message": None, "data": {
+            "transaction_id": "reused", "greenpin_id": "0b6f3c1e-7d2a-4c55-9e41-2f7a8d9c6b10",
+            "a": {"vns": ["+916292134471"], "numbers": ["+919876500001"], "pin": "1"},
+            "b": {"vns": ["+916292134471"], "numbers": []},
+            "usage": "twoway", "state": "active", "deallocation_time": "2026-12-01 00:00:00"}}
+    return status, body
+
+
+def callbacks_miss_a_field(app: Any) -> None:
+    """Sends the deallocation callback without its required `state`."""
+    dispatcher = app.state.dispatcher
+    emit = dispatcher.emit
+
+    def broken_emit(tenant_id: str, event: str, payload: dict[str, Any], *args: Any,
+                    **kwargs: Any) -> Any:
+        dispatcher.check = lambda event, payload: None
+        payload = {k: v for k, v in payload.items() if k != "state"}
+        return emit(tenant_id, event, payload, *args, **kwargs)
+
+    dispatcher.emit = broken_emit
+
+
+def unchanged(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
+    return status, body
+
+
 @contextmanager
-def broken_server(rewrite: Rewrite) -> Iterator[str]:
+def broken_server(rewrite: Rewrite, prepare: Callable[[Any], None] | None = None) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(Defect(create_app(seed=3), rewrite), host="127.0.0.1", port=port,
+    app = create_app(seed=3)
+    if prepare is not None:
+        prepare(app)
+    config = uvicorn.Config(Defect(app, rewrite), host="127.0.0.1", port=port,
                             log_level="error", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -151,6 +226,14 @@ CASES = [
      ["GET /v1/tenants/{tenant_id}/greenpin"]),
     (accepts_bad_requests, "scenario or operation_conforms",
      ["greenpin_errors", "POST /v1/tenants/{tenant_id}/greenpin"]),
+    (wrong_code_for_conflicts, "scenario", ["greenpin_errors", "greenvn"]),
+    (wrong_type_of_usage, "scenario or (operation_conforms and greenpin)",
+     ["greenpin_lifecycle", "POST /v1/tenants/{tenant_id}/greenpin"]),
+    (plain_text_answers, "operation_conforms and tenants",
+     ["POST /v1/tenants/{tenant_id}/greenpin", "GET /v1/tenants/{tenant_id}/greenpin"]),
+    (accepts_invalid_numbers, "scenario", ["greenpin_errors"]),
+    (forgets_after_create, "scenario", ["greenpin_lifecycle", "scheduled_deallocation"]),
+    (reuses_active_pins, "scenario", ["pin_exhaustion", "greenpin_errors"]),
 ]
 
 
@@ -168,6 +251,25 @@ def test_the_suite_fails_on_a_broken_server(defect, selection, caught_by):
     summary = output.split("contract summary", 1)[1]
     assert "FAIL  " in summary
     assert "curl -X" in summary
+
+
+def test_the_suite_fails_when_callbacks_break_their_schema():
+    with broken_server(unchanged, prepare=callbacks_miss_a_field) as base_url:
+        code, output = run_suite(base_url, "test_callbacks")
+    assert code == 1, output[-3000:]
+    assert "FAIL  test_deletion_sends_a_valid_deallocation_callback" in output
+    assert "'state' is a required property" in output
+
+
+def test_exomock_check_exits_non_zero_on_a_broken_server(tmp_path):
+    with broken_server(forgets_deletions) as base_url:
+        result = subprocess.run(
+            [sys.executable, "-m", "mock_server", "check", "--base-url", base_url,
+             "--junitxml", str(tmp_path / "report.xml"), "-k", "test_scenario"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "failures=\"" in (tmp_path / "report.xml").read_text()
 
 
 def test_the_suite_passes_on_the_mock_itself():
