@@ -5,17 +5,26 @@ from __future__ import annotations
 import httpx
 
 
-def test_readme_example(exobridge_mock, callback_sink):
+def test_readme_example(exobridge_mock, callback_sink, fake_callback):
+    # Real: the mock sends the callback when the allocation's time runs out.
     exobridge_mock.set_callback_urls({"deallocation": callback_sink.url_for("deallocation")})
-    body = {"transaction_id": "order-9", "a": {"numbers": ["9876500001"], "vns": ["6292134464"]},
-            "b": {"numbers": ["9876500002"]}, "deallocation_policy": {"duration": "60s"}}
+    body = {"transaction_id": "order-9", "deallocation_policy": {"duration": "60s"},
+            "a": {"numbers": ["9876500001"], "vns": ["6292134464"]},
+            "b": {"numbers": ["9876500002"]}}
     created = httpx.post(exobridge_mock.url("/v1/tenants/demo/greenpin"), json=body,
                          auth=exobridge_mock.auth)
     assert created.status_code == 200
     exobridge_mock.advance_clock(60)
-    received = callback_sink.wait_for("deallocation")
-    assert received.errors == []
-    assert received.payload["transaction_id"] == "order-9"
+    real = callback_sink.wait_for("deallocation")
+    assert real.errors == []
+    assert real.payload["transaction_id"] == "order-9"
+
+    # Fake: any number of realistic payloads, without creating anything.
+    fake = fake_callback("deallocation", seed=1, transaction_id="order-10")
+    assert httpx.post(callback_sink.url_for("deallocation"), json=fake).status_code == 200
+    assert callback_sink.wait_for(
+        "deallocation", where=lambda p: p["transaction_id"] == "order-10"
+    ).errors == []
 
 
 def test_the_mock_is_reset_between_tests(exobridge_mock):
