@@ -187,12 +187,19 @@ def unchanged(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:
 
 
 @contextmanager
-def broken_server(rewrite: Rewrite, prepare: Callable[[Any], None] | None = None) -> Iterator[str]:
+def broken_server(
+    rewrite: Rewrite,
+    prepare: Callable[[Any], None] | None = None,
+    wrap: Callable[[Any], Any] | None = None,
+) -> Iterator[str]:
     port = free_port()
     app = create_app(seed=3)
     if prepare is not None:
         prepare(app)
-    config = uvicorn.Config(Defect(app, rewrite), host="127.0.0.1", port=port,
+    served: Any = Defect(app, rewrite)
+    if wrap is not None:
+        served = wrap(served)
+    config = uvicorn.Config(served, host="127.0.0.1", port=port,
                             log_level="error", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -206,11 +213,11 @@ def broken_server(rewrite: Rewrite, prepare: Callable[[Any], None] | None = None
         thread.join(timeout=10)
 
 
-def run_suite(base_url: str, selection: str) -> tuple[int, str]:
+def run_suite(base_url: str, selection: str, *extra: str) -> tuple[int, str]:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "contract_tests"), "--base-url", base_url,
-         "--examples", "8", "-p", "no:cacheprovider", "-q", "-rf", "--no-header",
-         "-k", selection],
+         "--examples", "8", "-p", "no:cacheprovider", "-q", "-rf", "-rs", "--no-header",
+         "-k", selection, *extra],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     return result.returncode, result.stdout + result.stderr
