@@ -18,6 +18,7 @@ from ..callbacks.log import OUTCOMES
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
 from .context import context
+from .requests import has_lone_surrogates
 
 # A clock advance past this many seconds (about 100 years) is surely a mistake.
 MAX_ADVANCE_SECONDS = 100 * 365 * 86400
@@ -38,6 +39,8 @@ async def optional_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, RecursionError):
         raise ControlError("the body is not valid JSON") from None
+    if has_lone_surrogates(raw.decode("utf-8", errors="replace"), body):
+        raise ControlError("the body holds an unpaired UTF-16 surrogate escape")
     if not isinstance(body, dict):
         raise ControlError("the body must be a JSON object")
     return body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +25,9 @@ def _refuse_constant(name: str) -> Any:
 
 # One decoder for every request (json.loads with options builds a new one per call).
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# An escaped UTF-16 surrogate (`\ud800`): paired ones decode to one character, a lone one to a
+# string that is not Unicode text and cannot be stored, answered or sent in a callback.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -59,9 +63,25 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if _depth_exceeds(text, MAX_JSON_DEPTH):
         raise ExoBridgeError(5, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return _DECODER.decode(text)
+        body = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise ExoBridgeError(5, f"the body is not valid JSON: {exc}") from None
+    if has_lone_surrogates(text, body):
+        raise ExoBridgeError(
+            5, "the body holds an unpaired UTF-16 surrogate escape, which is not Unicode text"
+        )
+    return body
+
+
+def has_lone_surrogates(text: str, body: Any) -> bool:
+    """Whether `body`, decoded from the JSON `text`, holds a string with an unpaired surrogate."""
+    if "\\u" not in text or not _SURROGATE_ESCAPE.search(text):
+        return False
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _depth_exceeds(text: str, limit: int) -> bool:
