@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
 import yaml
@@ -292,3 +293,29 @@ class QueryCheck:
         self._check.check(values)
         return values
 
+
+class ControlSpec:
+    """`openapi/mock-control.yaml`: the control plane's request bodies, checked as it states."""
+
+    def __init__(self, directory: Path = OPENAPI_DIR) -> None:
+        self.document: dict[str, Any] = load_yaml(directory / "mock-control.yaml")
+        self._pointers = {
+            # A JSON pointer in a URI fragment: `/` escaped as `~1`, braces percent-encoded.
+            op["operationId"]: f"#/paths/{quote(path.replace('/', '~1'), safe='~')}/{method}/"
+            "requestBody/"
+            "content/application~1json/schema"
+            for path, item in self.document["paths"].items()
+            for method, op in item.items()
+            if isinstance(op, dict) and "requestBody" in op
+        }
+        self._checks: dict[str, SchemaCheck] = {}
+
+    def violation(self, operation_id: str, body: Any) -> str | None:
+        """What is wrong with a body of this operation, or None when it is as documented."""
+        check = self._checks.get(operation_id)
+        if check is None:
+            check = SchemaCheck(self.document, self._pointers[operation_id])
+            self._checks[operation_id] = check
+        if check.is_valid(body):
+            return None
+        return check.violations(body)[0].detail()

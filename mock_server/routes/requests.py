@@ -30,6 +30,11 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+def parse_json(text: str) -> Any:
+    """JSON text as Python values; NaN and Infinity, which JSON does not have, are refused."""
+    return _DECODER.decode(text)
+
+
 async def read_json(request: Request, max_bytes: int) -> Any:
     """The body as JSON; code 5 with 415, 413 or 400 when it is not a JSON body within limits."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -63,7 +68,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if _depth_exceeds(text, MAX_JSON_DEPTH):
         raise ExoBridgeError(5, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        body = _DECODER.decode(text)
+        body = parse_json(text)
     except (ValueError, RecursionError) as exc:
         raise ExoBridgeError(5, f"the body is not valid JSON: {exc}") from None
     if has_lone_surrogates(text, body):
