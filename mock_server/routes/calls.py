@@ -37,6 +37,7 @@ from ..errors import CallsApiError, ExoBridgeError
 from ..spec import SchemaCheck, Spec
 from .context import context
 from .control import ControlError
+from .requests import read_body
 
 V3_PREFIX = "/v3/accounts/"
 V1_PREFIX = "/v1/Accounts/"
@@ -222,16 +223,10 @@ async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
     if media_type != FORM_MEDIA_TYPE:
         raise CallsApiError(415, 415, MESSAGES[415],
                             f"the body must be {FORM_MEDIA_TYPE}, not {media_type or 'untyped'}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise invalid_body(f"the body is over the limit of {max_bytes} bytes")
-        chunks.append(chunk)
+    raw = await read_body(request, max_bytes)
     form: dict[str, Any] = {}
     events: list[str] = []
-    text = b"".join(chunks).decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace")
     for name, value in parse_qsl(text, keep_blank_values=True):
         if FORM_EVENTS.fullmatch(name):
             events.append(value)

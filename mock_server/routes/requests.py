@@ -35,6 +35,24 @@ def parse_json(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body's bytes; code 5 with 413 once it is over `max_bytes` (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
+    if declared.isdigit():
+        # The server holds the body to its declared length, which is within the limit.
+        return await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_json(request: Request, max_bytes: int) -> Any:
     """The body as JSON; code 5 with 415, 413 or 400 when it is not a JSON body within limits."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -42,23 +60,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         raise ExoBridgeError(
             5, f"the body must be application/json, not {media_type or 'untyped'}", status=415
         )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
-    if declared.isdigit():
-        # The server holds the body to its declared length, which is within the limit.
-        raw = await request.body()
-    else:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_bytes:
-                raise ExoBridgeError(
-                    5, f"the body is over the limit of {max_bytes} bytes", status=413
-                )
-            chunks.append(chunk)
-        raw = b"".join(chunks)
+    raw = await read_body(request, max_bytes)
     if not raw.strip():
         raise ExoBridgeError(5, "the body is empty; a JSON object is expected")
     try:
