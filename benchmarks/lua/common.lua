@@ -5,6 +5,13 @@
 
 local common = {}
 
+-- wrk calls setup() once per thread in its main Lua state: each thread learns its number (tid).
+local threads = 0
+function common.setup(thread)
+   thread:set("tid", threads)
+   threads = threads + 1
+end
+
 function common.load(args)
    local data = dofile(args[1])
    data.headers = {
