@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,18 @@ DEFAULT_CONFIG_PATH = _HERE / "default_config.yaml"
 CONFIG_SCHEMA_PATH = _HERE / "config.schema.json"
 
 DURATION_UNITS = {"s": 1, "m": 60, "d": 86400}
+
+
+@cache
+def _config_validator() -> jsonschema.Draft202012Validator:
+    """config.schema.json, with the regions a pool number may have taken from the spec."""
+    from .spec import OPENAPI_DIR, load_yaml
+
+    schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
+    region = load_yaml(OPENAPI_DIR / "exobridge.yaml")["components"]["schemas"]["Region"]
+    pool_number = schema["$defs"]["tenant"]["properties"]["numbers"]["items"]
+    pool_number["properties"]["region"] = {"enum": region["enum"]}
+    return jsonschema.Draft202012Validator(schema)
 
 
 class ConfigError(ValueError):
@@ -85,10 +98,7 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, raw: Any, source: str = "configuration") -> Settings:
-        schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(raw), key=lambda e: e.path
-        )
+        errors = sorted(_config_validator().iter_errors(raw), key=lambda e: e.path)
         if errors:
             lines = [
                 f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors

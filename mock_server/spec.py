@@ -268,6 +268,10 @@ class QueryCheck:
         self._integers = {
             p["name"] for p in params if p.get("schema", {}).get("type") == "integer"
         }
+        # What an absent parameter means, as the spec's `default`s say.
+        self._defaults = {
+            p["name"]: p["schema"]["default"] for p in params if "default" in p.get("schema", {})
+        }
         unknown_code = operation.definition.get("x-unknown-query-parameter-code")
         schema: dict[str, Any] = {
             "type": "object",
@@ -283,7 +287,8 @@ class QueryCheck:
         self._check = SchemaCheck(root, "#/$defs/query", location_root="query")
 
     def parse(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """The query as typed values; raises the ExoBridgeError of the first broken rule."""
+        """The query as typed values, with the spec's defaults for absent parameters; raises
+        the ExoBridgeError of the first broken rule."""
         values: dict[str, Any] = {}
         for name, raw in query.items():
             value: Any = raw
@@ -291,7 +296,7 @@ class QueryCheck:
                 value = int(raw)
             values[name] = value
         self._check.check(values)
-        return values
+        return {**self._defaults, **values}
 
 
 class ControlSpec:

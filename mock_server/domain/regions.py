@@ -7,8 +7,6 @@ Mumbai); a circle that is not listed maps to the listed region closest to it.
 
 from __future__ import annotations
 
-REGIONS = ("DL", "MU", "MH", "WB", "AP", "TN", "GJ", "KA", "KL", "RJ", "MP")
-
 # (first digits, region, what the digits cover); the most specific prefix wins.
 _CIRCLES: tuple[tuple[str, str, str], ...] = (
     ("11", "DL", "Delhi"),

@@ -181,7 +181,7 @@ async def list_calls(request: Request) -> JSONResponse:
     account = request.path_params["account_sid"]
     tenant = ctx.begin(request, account)
     query = ctx.query_check("listCalls").parse(request.query_params)
-    page_size = query.get("PageSize", 50)
+    page_size = query["PageSize"]
     page = ctx.backend.calls.list_v1(
         tenant,
         V1Filter.from_query(query),

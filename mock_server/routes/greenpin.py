@@ -49,7 +49,7 @@ async def list_greenpins(request: Request) -> JSONResponse:
     ctx = context(request)
     tenant = ctx.begin(request, request.path_params["tenant_id"])
     query = ctx.query_check("listGreenPins").parse(request.query_params)
-    page, page_size = query.pop("page", 1), query.pop("page_size", 50)
+    page, page_size = query.pop("page"), query.pop("page_size")
     total, found = ctx.backend.greenpins.search(tenant, page=page, page_size=page_size, **query)
     return JSONResponse(
         {
