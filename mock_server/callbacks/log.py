@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..store.sqlite import open_state_file
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -135,9 +136,7 @@ class SqliteDeliveryLog(DeliveryLog):
 
     def __init__(self, path: str | Path, limit: int = 10_000) -> None:
         super().__init__(limit)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_state_file(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS callbacks (id TEXT PRIMARY KEY, seq INTEGER, body TEXT)"
         )

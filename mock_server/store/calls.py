@@ -9,11 +9,11 @@ without the domain noticing.
 from __future__ import annotations
 
 import pickle
-import sqlite3
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..domain.calls import CallRecord
+from .sqlite import open_state_file
 
 
 class CallStore(ABC):
@@ -101,9 +101,7 @@ class SqliteCallStore(CallStore):
 
     def __init__(self, path: str | Path) -> None:
         self._memory = MemoryCallStore()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_state_file(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS calls"
             " (sid TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, body BLOB NOT NULL)"

@@ -73,13 +73,20 @@ def _decode(tenant_id: str, allocation_id: str, text: str) -> Allocation:
     )
 
 
+def open_state_file(path: str | Path, durability: str = "normal") -> sqlite3.Connection:
+    """A connection to the state file in autocommit mode: every statement is committed before
+    it returns, and with WAL survives the process being killed."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+    return db
+
+
 class SqliteStore(Store):
     def __init__(self, path: str | Path, *, durability: str = "normal") -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = open_state_file(self.path, durability)
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS allocations ("
             " tenant_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,"
