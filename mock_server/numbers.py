@@ -15,21 +15,25 @@ DEFAULT_REGION = "IN"
 _INDIAN = re.compile(r"(?:\+91|0)?([1-9][0-9]{9})")
 _IN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
 _IN_GENERAL = re.compile(_IN_METADATA.general_desc.national_number_pattern)
-_IN_TYPES = tuple(
-    re.compile(desc.national_number_pattern)
-    for desc in (
-        _IN_METADATA.fixed_line,
-        _IN_METADATA.mobile,
-        _IN_METADATA.toll_free,
-        _IN_METADATA.premium_rate,
-        _IN_METADATA.shared_cost,
-        _IN_METADATA.personal_number,
-        _IN_METADATA.voip,
-        _IN_METADATA.pager,
-        _IN_METADATA.uan,
-        _IN_METADATA.voicemail,
+# A number is valid when the general pattern and the pattern of one number type match it; the
+# types are joined into one alternation so that one match call tries them all.
+_IN_TYPED = re.compile(
+    "|".join(
+        f"(?:{desc.national_number_pattern})"
+        for desc in (
+            _IN_METADATA.fixed_line,
+            _IN_METADATA.mobile,
+            _IN_METADATA.toll_free,
+            _IN_METADATA.premium_rate,
+            _IN_METADATA.shared_cost,
+            _IN_METADATA.personal_number,
+            _IN_METADATA.voip,
+            _IN_METADATA.pager,
+            _IN_METADATA.uan,
+            _IN_METADATA.voicemail,
+        )
+        if desc is not None and desc.national_number_pattern
     )
-    if desc is not None and desc.national_number_pattern
 )
 
 
@@ -43,9 +47,7 @@ def to_e164(text: str) -> str:
     plain = _INDIAN.fullmatch(text)
     if plain is not None:
         significant = plain.group(1)
-        if _IN_GENERAL.fullmatch(significant) and any(
-            pattern.fullmatch(significant) for pattern in _IN_TYPES
-        ):
+        if _IN_GENERAL.fullmatch(significant) and _IN_TYPED.fullmatch(significant):
             return "+91" + significant
     try:
         parsed = phonenumbers.parse(text, DEFAULT_REGION)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.domain.allocations import GREENPIN, Allocation, Party, SearchCriteria
+from mock_server.domain.allocations import GREENPIN, Allocation, Party, RouteTaken, SearchCriteria
 from mock_server.store.base import Store
-from mock_server.store.memory import MemoryStore, RouteConflict
+from mock_server.store.memory import MemoryStore
 from mock_server.store.sqlite import SqliteStore
 
 
@@ -43,7 +43,7 @@ def test_save_get_and_routes(store):
 
 def test_a_route_cannot_be_claimed_twice(store):
     store.save(make_allocation("a1", "+919811111111", "1234"))
-    with pytest.raises(RouteConflict):
+    with pytest.raises(RouteTaken):
         store.save(make_allocation("a2", "+919822222222", "1234"))
     assert store.get("demo", "a2") is None
     assert store.route("+916292134464", "+919822222222") is None

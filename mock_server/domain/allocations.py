@@ -8,7 +8,6 @@ E.164 strings (they start with "+") and PINs are digits, so one key space holds 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 GREENPIN = "greenpin"
@@ -71,14 +70,15 @@ class Allocation:
     def other(self, party: Party) -> Party:
         return self.b if party is self.a else self.a
 
-    def routes(self) -> Iterator[tuple[str, str, Party]]:
+    def routes(self) -> list[tuple[str, str, Party]]:
         """(vn, number or PIN, party) for every way a caller on a VN reaches this allocation."""
+        found = []
         for party in (self.a, self.b):
+            keys = party.numbers + party.pins
             for vn in party.vns:
-                for number in party.numbers:
-                    yield vn, number, party
-                for pin in party.pins:
-                    yield vn, pin, party
+                for key in keys:
+                    found.append((vn, key, party))
+        return found
 
     def copy(self) -> Allocation:
         return Allocation(
@@ -95,6 +95,16 @@ class Allocation:
             self.deallocated_at,
             self.flow_id,
         )
+
+
+class RouteTaken(Exception):
+    """A number or PIN on a VN that the allocation being saved claims is another's already."""
+
+    def __init__(self, vn: str, key: str, owner: Allocation) -> None:
+        super().__init__(f"{key} on {vn} is taken by {owner.id}")
+        self.vn = vn
+        self.key = key
+        self.owner = owner
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
 from ..store.base import Store
 from ..store.calls import CallStore, MemoryCallStore
-from .allocations import VAULT, Allocation
+from .allocations import VAULT, Allocation, RouteTaken
 from .calls import Calls
 from .connect import ConnectApplet
 from .events import EventSink, deallocation_payload
@@ -63,17 +63,18 @@ class Backend:
         except ValueError as exc:
             raise ExoBridgeError(5, f"deallocation_policy.duration: {exc}") from None
 
-    def check_routes(self, allocation: Allocation) -> None:
-        """Code 19 when a number, code 4 when a PIN, is already another allocation's on a VN."""
-        for vn, key, _party in allocation.routes():
-            owner = self.store.route(vn, key)
-            if owner is None or owner.allocation.id == allocation.id:
-                continue
-            if key.startswith("+"):
+    def save(self, allocation: Allocation) -> None:
+        """Stores the allocation; code 19 when a number, code 4 when a PIN, that it claims on a
+        VN is another active allocation's (nothing is stored then)."""
+        try:
+            self.store.save(allocation)
+        except RouteTaken as taken:
+            if taken.key.startswith("+"):
                 raise ExoBridgeError(
-                    19, f"{key} is already registered on {vn} in another active allocation"
-                )
-            raise ExoBridgeError(4, f"PIN {key} is already in use on {vn}")
+                    19, f"{taken.key} is already registered on {taken.vn} in another active "
+                    "allocation"
+                ) from None
+            raise ExoBridgeError(4, f"PIN {taken.key} is already in use on {taken.vn}") from None
 
     def deallocate(self, allocation: Allocation) -> None:
         """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ExoBridgeError
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .backend import Backend
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Preferences:
     greenvn: str | None = None
     region: str | None = None
@@ -24,7 +24,7 @@ class Preferences:
     type: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GreenVNRequest:
     connection_id: str
     aparty_numbers: Sequence[str]
@@ -33,7 +33,7 @@ class GreenVNRequest:
     aparty_pins: Sequence[str] = ()
     bparty_pins: Sequence[str] = ()
     strictness: bool = False
-    preferences: Preferences = Preferences()
+    preferences: Preferences = field(default_factory=Preferences)
     duration: str | None = None
     flow_id: str | None = None
 
@@ -100,8 +100,7 @@ class GreenVNs:
             deallocate_at=now + lifetime,
             flow_id=request.flow_id,
         )
-        self.backend.check_routes(allocation)
-        self.store.save(allocation)
+        self.backend.save(allocation)
         return allocation
 
     @staticmethod

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from ..errors import ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 
 
-def normalise_numbers(values: Iterable[str], where: str) -> tuple[str, ...]:
+def normalise_numbers(values: Sequence[str], where: str) -> tuple[str, ...]:
     """The numbers in E.164, in order; code 16 for an invalid one, 13 for one given twice."""
+    if len(values) == 1:  # the common case, without the list
+        try:
+            return (to_e164(values[0]),)
+        except InvalidNumber as exc:
+            raise ExoBridgeError(16, f"{where}[0]: {exc}") from None
     result: list[str] = []
     for index, value in enumerate(values):
         try:
@@ -28,7 +33,7 @@ _VN_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
 _VN_LISTS_KEPT = 4096
 
 
-def normalise_vns(tenant: Tenant, values: Iterable[str], where: str) -> tuple[str, ...]:
+def normalise_vns(tenant: Tenant, values: Sequence[str], where: str) -> tuple[str, ...]:
     """Like normalise_numbers, and each must be one of the tenant's VNs (code 20)."""
     vns = normalise_numbers(values, where)
     for index, vn in enumerate(vns):

@@ -34,7 +34,11 @@ class Store(ABC):
 
     @abstractmethod
     def save(self, allocation: Allocation) -> None:
-        """Inserts or replaces the allocation; its routes are those of its new state."""
+        """Inserts or replaces the allocation; its routes are those of its new state.
+
+        Raises `RouteTaken`, and changes nothing, when a number or PIN it claims on a VN is
+        another active allocation's.
+        """
 
     @abstractmethod
     def search(

@@ -5,12 +5,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from ..domain.allocations import Allocation, Party, SearchCriteria
+from ..domain.allocations import Allocation, Party, RouteTaken, SearchCriteria
 from .base import Store
-
-
-class RouteConflict(RuntimeError):
-    """Two active allocations claimed one route: the domain's checks were bypassed."""
 
 
 class MemoryStore(Store):
@@ -38,19 +34,23 @@ class MemoryStore(Store):
         return bool(self._routes.get(vn))
 
     def save(self, allocation: Allocation) -> None:
-        tenant = self._allocations.setdefault(allocation.tenant_id, {})
+        tenant = self._allocations.get(allocation.tenant_id)
+        if tenant is None:
+            tenant = self._allocations[allocation.tenant_id] = {}
         old = tenant.get(allocation.id)
         if old is not None:
             self._unindex(old)
         if allocation.active:
-            for vn, key, _party in allocation.routes():
-                routes = self._routes.setdefault(vn, {})
-                owner = routes.get(key)
-                if owner is not None and owner.allocation.id != allocation.id:
-                    if old is not None:
-                        self._index(old)
-                    raise RouteConflict(f"{key} on {vn} is taken by {owner.allocation.id}")
-            self._index(allocation)
+            try:
+                self._claim_routes(allocation)
+            except RouteTaken:
+                if old is not None:
+                    self._index(old)
+                raise
+            refs = self._refs.get((allocation.tenant_id, allocation.kind))
+            if refs is None:
+                refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
+            refs[allocation.ref] = allocation
             if old is None or old.deallocate_at != allocation.deallocate_at or not old.active:
                 heapq.heappush(
                     self._schedule,
@@ -59,6 +59,21 @@ class MemoryStore(Store):
         tenant[allocation.id] = allocation
         if old is not None and old is not allocation:
             old.detach()
+
+    def _claim_routes(self, allocation: Allocation) -> None:
+        """Points every route of the allocation at it, or none when one is another's."""
+        claimed: list[tuple[dict[str, Party], str]] = []
+        for vn, key, party in allocation.routes():
+            by_key = self._routes.get(vn)
+            if by_key is None:
+                by_key = self._routes[vn] = {}
+            # Claimed optimistically and undone on a conflict, which is rare.
+            owner = by_key.setdefault(key, party)
+            if owner is not party:
+                for undo, undo_key in claimed:
+                    del undo[undo_key]
+                raise RouteTaken(vn, key, owner.allocation)
+            claimed.append((by_key, key))
 
     def _index(self, allocation: Allocation) -> None:
         if not allocation.active:
