@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from mock_server.clock import FrozenClock
-from mock_server.domain.allocations import ACTIVE, GREENPIN, TWOWAY, Allocation, Party
+from mock_server.domain.allocations import ACTIVE, GREENPIN, TWOWAY, Allocation
 from mock_server.domain.backend import Backend
 from mock_server.domain.events import DiscardEvents
 from mock_server.domain.greenpin import GreenPinRequest, PartyRequest
@@ -113,8 +113,12 @@ class Bench:
                 tenant_id=TENANT,
                 id=uuid(),
                 ref=f"pop-{i}",
-                a=Party("a", [f"+9198{i:08d}"], [vn], [pin], PIN_LENGTH),
-                b=Party("b", [f"+9199{i:08d}"], [vn], [], None),
+                a_numbers=(f"+9198{i:08d}",),
+                a_vns=(vn,),
+                a_pins=(pin,),
+                b_numbers=(f"+9199{i:08d}",),
+                b_vns=(vn,),
+                b_pins=(),
                 usage=TWOWAY,
                 state=ACTIVE,
                 created_at=now,

@@ -2,7 +2,7 @@
 
 CPython's full collections walk every tracked object; with a million allocations that is half a
 second or more during which no request is answered. The mock's long-lived state holds no garbage
-cycles (an allocation replaced by a newer version is detached, see `Allocation.detach`), so after
+cycles (an allocation and its parties are one object, with no references back), so after
 each full collection its survivors are frozen: later collections walk only what is newer.
 """
 

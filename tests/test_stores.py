@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.domain.allocations import GREENPIN, Allocation, Party, RouteTaken, SearchCriteria
+from mock_server.domain.allocations import GREENPIN, Allocation, RouteTaken, SearchCriteria
 from mock_server.store.base import Store
 from mock_server.store.memory import MemoryStore
 from mock_server.store.sqlite import SqliteStore
@@ -17,8 +17,8 @@ def make_allocation(allocation_id: str, number: str, pin: str, *, due: float = 1
                     tenant: str = "demo") -> Allocation:
     return Allocation(
         kind=GREENPIN, tenant_id=tenant, id=allocation_id, ref=f"ref-{allocation_id}",
-        a=Party("a", [number], ["+916292134464"], [pin], len(pin)),
-        b=Party("b", ["+91970" + number[-7:]], ["+916292134464"], []),
+        a_numbers=(number,), a_vns=("+916292134464",), a_pins=(pin,),
+        b_numbers=("+91970" + number[-7:],), b_vns=("+916292134464",), b_pins=(),
         usage="twoway", state="active", created_at=float(len(allocation_id)), deallocate_at=due,
     )
 
@@ -35,8 +35,9 @@ def test_save_get_and_routes(store):
     store.save(first)
     assert store.get("demo", "a1").ref == "ref-a1"
     assert store.get("other", "a1") is None
-    assert store.route("+916292134464", "1234").allocation.id == "a1"
-    assert store.route("+916292134464", "+919811111111").name == "a"
+    assert store.route("+916292134464", "1234").id == "a1"
+    reached = store.route("+916292134464", "+919811111111")
+    assert reached.party_reached("+916292134464", "+919811111111").name == "a"
     assert store.route("+916292134465", "1234") is None
     assert store.active_by_ref("demo", GREENPIN, "ref-a1").id == "a1"
 
@@ -47,6 +48,32 @@ def test_a_route_cannot_be_claimed_twice(store):
         store.save(make_allocation("a2", "+919822222222", "1234"))
     assert store.get("demo", "a2") is None
     assert store.route("+916292134464", "+919822222222") is None
+
+
+def test_a_refused_update_keeps_the_previous_routes(store):
+    store.save(make_allocation("a1", "+919811111111", "1234"))
+    store.save(make_allocation("a2", "+919822222222", "5678"))
+    updated = store.get("demo", "a2").copy()
+    updated.a_numbers = ("+919833333333",)
+    updated.a_pins = ("1234",)
+    with pytest.raises(RouteTaken):
+        store.save(updated)
+    assert store.get("demo", "a2").a_pins == ("5678",)
+    assert store.route("+916292134464", "5678").id == "a2"
+    assert store.route("+916292134464", "+919822222222").id == "a2"
+    assert store.route("+916292134464", "+919833333333") is None
+    assert store.route("+916292134464", "1234").id == "a1"
+
+
+def test_an_allocation_moved_and_moved_back_is_due_once(store):
+    store.save(make_allocation("a1", "+919811111111", "1234", due=50))
+    later = store.get("demo", "a1").copy()
+    later.deallocate_at = 60.0
+    store.save(later)
+    back = store.get("demo", "a1").copy()
+    back.deallocate_at = 50.0
+    store.save(back)
+    assert [a.id for a in store.due(100)] == ["a1"]
 
 
 def test_deallocation_frees_routes_and_schedule(store):
@@ -88,7 +115,7 @@ def test_sqlite_state_survives_a_reopen(tmp_path):
     reopened = SqliteStore(path)
     assert reopened.get("demo", "a1").state == "vault"
     assert reopened.route("+916292134464", "1234") is None
-    assert reopened.route("+916292134464", "5678").allocation.id == "a2"
+    assert reopened.route("+916292134464", "5678").id == "a2"
     assert reopened.next_due() == 500
     assert [a.id for a in reopened.allocations("demo")] == ["a1", "a2"]
     reopened.close()

@@ -115,8 +115,12 @@ class GreenPins:
             tenant_id=tenant.tenant_id,
             id=self._new_id(tenant),
             ref=request.transaction_id,
-            a=Party("a", a_numbers, a_vns, ()),
-            b=Party("b", b_numbers, b_vns, ()),
+            a_numbers=a_numbers,
+            a_vns=a_vns,
+            a_pins=(),
+            b_numbers=b_numbers,
+            b_vns=b_vns,
+            b_pins=(),
             usage=request.usage or TWOWAY,
             state=ACTIVE,
             created_at=now,
@@ -143,7 +147,7 @@ class GreenPins:
                 party.numbers = normalise_numbers(change.numbers, f"{where}.numbers")
             if change.vns is not None:
                 party.vns = normalise_vns(tenant, change.vns, f"{where}.vns")
-        _check_parties_apart(updated.a.numbers, updated.b.numbers)
+        _check_parties_apart(updated.a_numbers, updated.b_numbers)
         if request.usage is not None:
             updated.usage = request.usage
         if request.duration is not None:
@@ -210,21 +214,20 @@ class GreenPins:
             (allocation.b, request.b, tenant.pins_b, before_b),
         ):
             if not enabled:
-                party.pins, party.pin_length = (), None
+                party.pins = ()
             elif change is not None and change.pin is not None:
-                party.pins, party.pin_length = (change.pin,), len(change.pin)
+                party.pins = (change.pin,)
             elif (
                 before is not None and before.pins and (change is None or change.pin_length is None)
             ):
-                party.pins, party.pin_length = before.pins, before.pin_length
+                party.pins = before.pins
             else:
                 length = (change.pin_length if change else None) or (
                     before.pin_length if before else None
                 )
                 to_generate.append((party, length or DEFAULT_PIN_LENGTH))
-        a, b = allocation.a, allocation.b
-        if a.pins and a.pins == b.pins:
-            shared = set(a.vns) & set(b.vns)
+        if allocation.a_pins and allocation.a_pins == allocation.b_pins:
+            shared = set(allocation.a_vns) & set(allocation.b_vns)
             if shared:
                 raise ExoBridgeError(
                     5, f"a.pin and b.pin are both served on {sorted(shared)[0]} and must differ"
@@ -241,13 +244,13 @@ class GreenPins:
                     f"no free PIN of length {length} on {', '.join(party.vns)} "
                     f"for {party.name}-party",
                 )
-            party.pins, party.pin_length = (pin,), length
+            party.pins = (pin,)
 
     def _pin_free(self, allocation: Allocation, party: Party, pin: str) -> bool:
-        other = allocation.other(party)
+        other = party.other
         for vn in party.vns:
             owner = self.store.route(vn, pin)
-            if owner is not None and owner.allocation.id != allocation.id:
+            if owner is not None and owner.id != allocation.id:
                 return False
             if pin in other.pins and vn in other.vns:
                 return False

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ExoBridgeError
 from ..settings import PoolNumber, Tenant
-from .allocations import ACTIVE, GREENVN, Allocation, Party
+from .allocations import ACTIVE, GREENVN, Allocation
 from .numbers import normalise_numbers, normalise_vns
 from .regions import region_for_pin_code
 
@@ -92,8 +92,12 @@ class GreenVNs:
             tenant_id=tenant.tenant_id,
             id=self._new_id(tenant),
             ref=request.connection_id,
-            a=Party("a", a_numbers, (vn.number,), a_pins),
-            b=Party("b", b_numbers, (vn.number,), b_pins),
+            a_numbers=a_numbers,
+            a_vns=(vn.number,),
+            a_pins=a_pins,
+            b_numbers=b_numbers,
+            b_vns=(vn.number,),
+            b_pins=b_pins,
             usage=request.usage,
             state=ACTIVE,
             created_at=now,

@@ -137,7 +137,8 @@ class IncomingCalls:
         result = IncomingCallResult(
             call_sid=self.backend.ids.call_sid(), outcome="", reason="", vn=vn, caller=caller
         )
-        party = self.backend.store.route(vn, caller)
+        reached = self.backend.store.route(vn, caller)
+        party = reached.party_reached(vn, caller) if reached is not None else None
         if party is None:
             party = self._verify(tenant, call, result, start)
             if party is None:
@@ -147,7 +148,7 @@ class IncomingCalls:
         result.allocation_id = allocation.id
         result.transaction_id = allocation.ref
         result.party = party.name
-        other = allocation.other(party)
+        other = party.other
         if allocation.usage == ONEWAY and party.name == "b":
             self._end(result, REFUSED_ONEWAY, "oneway allocation: b-party callers cannot call")
         elif not other.numbers:
@@ -165,7 +166,8 @@ class IncomingCalls:
     ) -> Party | None:
         """The party whose PIN the caller entered, the caller now one of its numbers."""
         vn, caller, digits = result.vn, result.caller, call.digits or ""
-        party = self.backend.store.route(vn, digits) if digits.isdigit() else None
+        reached = self.backend.store.route(vn, digits) if digits.isdigit() else None
+        party = reached.party_reached(vn, digits) if reached is not None else None
         if party is None:
             has_allocations = self.backend.store.has_routes(vn)
             result.verified = False
@@ -201,10 +203,9 @@ class IncomingCalls:
 
     def _join(self, party: Party, caller: str) -> Party:
         """Adds the caller to the party, unless that would put one number in both parties."""
-        allocation = party.allocation
-        if caller in allocation.other(party).numbers:
+        if caller in party.other.numbers:
             return party
-        updated = allocation.copy()
+        updated = party.allocation.copy()
         member = updated.a if party.name == "a" else updated.b
         member.numbers = (*member.numbers, caller)
         self.backend.store.save(updated)

@@ -9,15 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import format_local
-from ..domain.allocations import Allocation, Party
+from ..domain.allocations import Allocation
 from ..errors import ExoBridgeError
 from ..spec import Spec
 
 
-def greenpin_party(party: Party) -> dict[str, Any]:
-    body: dict[str, Any] = {"vns": list(party.vns), "numbers": list(party.numbers)}
-    if party.pins:
-        body["pin"] = party.pins[0]
+def greenpin_party(
+    numbers: tuple[str, ...], vns: tuple[str, ...], pins: tuple[str, ...]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"vns": list(vns), "numbers": list(numbers)}
+    if pins:
+        body["pin"] = pins[0]
     return body
 
 
@@ -25,8 +27,8 @@ def greenpin_data(allocation: Allocation) -> dict[str, Any]:
     return {
         "transaction_id": allocation.ref,
         "greenpin_id": allocation.id,
-        "a": greenpin_party(allocation.a),
-        "b": greenpin_party(allocation.b),
+        "a": greenpin_party(allocation.a_numbers, allocation.a_vns, allocation.a_pins),
+        "b": greenpin_party(allocation.b_numbers, allocation.b_vns, allocation.b_pins),
         "usage": allocation.usage,
         "state": allocation.state,
         "deallocation_time": format_local(allocation.deallocated_at or allocation.deallocate_at),
@@ -47,11 +49,11 @@ def greenpin_success(allocation: Allocation, **extra: Any) -> dict[str, Any]:
 def greenvn_data(allocation: Allocation) -> dict[str, Any]:
     body: dict[str, Any] = {
         "connection_id": allocation.ref,
-        "aparty_numbers": list(allocation.a.numbers),
-        "bparty_numbers": list(allocation.b.numbers),
+        "aparty_numbers": list(allocation.a_numbers),
+        "bparty_numbers": list(allocation.b_numbers),
         "usage": allocation.usage,
         "state": allocation.state,
-        "green_vn": allocation.a.vns[0],
+        "green_vn": allocation.a_vns[0],
         "greenvn_id": allocation.id,
     }
     if allocation.flow_id is not None:

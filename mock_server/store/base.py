@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from ..domain.allocations import Allocation, Party, SearchCriteria
+from ..domain.allocations import Allocation, SearchCriteria
 
 
 class Store(ABC):
@@ -25,8 +25,9 @@ class Store(ABC):
         """The active allocation of that kind holding this transaction or connection id."""
 
     @abstractmethod
-    def route(self, vn: str, key: str) -> Party | None:
-        """The party of an active allocation that a number or PIN reaches on a VN."""
+    def route(self, vn: str, key: str) -> Allocation | None:
+        """The active allocation that a number or PIN reaches on a VN (`party_reached` says
+        which of its parties)."""
 
     @abstractmethod
     def has_routes(self, vn: str) -> bool:

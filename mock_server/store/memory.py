@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from ..domain.allocations import Allocation, Party, RouteTaken, SearchCriteria
+from ..domain.allocations import Allocation, RouteTaken, SearchCriteria
 from .base import Store
 
 
@@ -15,9 +15,11 @@ class MemoryStore(Store):
         # (tenant, kind) -> client reference -> active allocation. Nested rather than keyed by a
         # tuple: a million tuple keys would cost 64 bytes each.
         self._refs: dict[tuple[str, str], dict[str, Allocation]] = {}
-        self._routes: dict[str, dict[str, Party]] = {}
-        # (deallocation time, tenant, id); stale entries are skipped when they come up.
-        self._schedule: list[tuple[float, str, str]] = []
+        # VN -> number or PIN -> the active allocation it reaches.
+        self._routes: dict[str, dict[str, Allocation]] = {}
+        # A heap of allocations by deallocation time (a version saved with a new time is pushed
+        # again); stale entries are skipped when they come up.
+        self._schedule: list[Allocation] = []
 
     def get(self, tenant_id: str, allocation_id: str) -> Allocation | None:
         return self._allocations.get(tenant_id, {}).get(allocation_id)
@@ -26,7 +28,7 @@ class MemoryStore(Store):
         refs = self._refs.get((tenant_id, kind))
         return refs.get(ref) if refs else None
 
-    def route(self, vn: str, key: str) -> Party | None:
+    def route(self, vn: str, key: str) -> Allocation | None:
         routes = self._routes.get(vn)
         return routes.get(key) if routes else None
 
@@ -52,41 +54,36 @@ class MemoryStore(Store):
                 refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
             refs[allocation.ref] = allocation
             if old is None or old.deallocate_at != allocation.deallocate_at or not old.active:
-                heapq.heappush(
-                    self._schedule,
-                    (allocation.deallocate_at, allocation.tenant_id, allocation.id),
-                )
+                heapq.heappush(self._schedule, allocation)
         tenant[allocation.id] = allocation
-        if old is not None and old is not allocation:
-            old.detach()
 
     def _claim_routes(self, allocation: Allocation) -> None:
         """Points every route of the allocation at it, or none when one is another's."""
-        claimed: list[tuple[dict[str, Party], str]] = []
-        for vn, key, party in allocation.routes():
+        claimed: list[tuple[dict[str, Allocation], str]] = []
+        for vn, key in allocation.routes():
             by_key = self._routes.get(vn)
             if by_key is None:
                 by_key = self._routes[vn] = {}
             # Claimed optimistically and undone on a conflict, which is rare.
-            owner = by_key.setdefault(key, party)
-            if owner is not party:
+            owner = by_key.setdefault(key, allocation)
+            if owner is not allocation:
                 for undo, undo_key in claimed:
                     del undo[undo_key]
-                raise RouteTaken(vn, key, owner.allocation)
+                raise RouteTaken(vn, key, owner)
             claimed.append((by_key, key))
 
     def _index(self, allocation: Allocation) -> None:
         if not allocation.active:
             return
-        for vn, key, party in allocation.routes():
-            self._routes.setdefault(vn, {})[key] = party
+        for vn, key in allocation.routes():
+            self._routes.setdefault(vn, {})[key] = allocation
         refs = self._refs.setdefault((allocation.tenant_id, allocation.kind), {})
         refs[allocation.ref] = allocation
 
     def _unindex(self, allocation: Allocation) -> None:
-        for vn, key, party in allocation.routes():
+        for vn, key in allocation.routes():
             routes = self._routes.get(vn)
-            if routes is not None and routes.get(key) is party:
+            if routes is not None and routes.get(key) is allocation:
                 del routes[key]
         refs = self._refs.get((allocation.tenant_id, allocation.kind))
         if refs is not None and refs.get(allocation.ref) is allocation:
@@ -102,25 +99,30 @@ class MemoryStore(Store):
         ]
         return len(matching), matching[offset : offset + limit]
 
-    def _live_entry(self, entry: tuple[float, str, str]) -> Allocation | None:
-        when, tenant_id, allocation_id = entry
-        allocation = self.get(tenant_id, allocation_id)
-        if allocation is None or not allocation.active or allocation.deallocate_at != when:
+    def _live_entry(self, entry: Allocation) -> Allocation | None:
+        """The current version of a scheduled allocation, if it is still due at that time."""
+        allocation = self.get(entry.tenant_id, entry.id)
+        if (
+            allocation is None
+            or not allocation.active
+            or allocation.deallocate_at != entry.deallocate_at
+        ):
             return None
         return allocation
 
     def due(self, now: float) -> list[Allocation]:
-        found = []
-        while self._schedule and self._schedule[0][0] <= now:
+        found: dict[tuple[str, str], Allocation] = {}
+        while self._schedule and self._schedule[0].deallocate_at <= now:
             allocation = self._live_entry(heapq.heappop(self._schedule))
+            # A version moved to another time and back is in the heap twice: taken once.
             if allocation is not None:
-                found.append(allocation)
-        return found
+                found.setdefault((allocation.tenant_id, allocation.id), allocation)
+        return list(found.values())
 
     def next_due(self) -> float | None:
         while self._schedule:
             if self._live_entry(self._schedule[0]) is not None:
-                return self._schedule[0][0]
+                return self._schedule[0].deallocate_at
             heapq.heappop(self._schedule)
         return None
 

@@ -49,12 +49,6 @@ def _encode(allocation: Allocation) -> str:
     )
 
 
-def _party(name: str, raw: dict[str, Any]) -> Party:
-    return Party(
-        name, tuple(raw["numbers"]), tuple(raw["vns"]), tuple(raw["pins"]), raw["pin_length"]
-    )
-
-
 def _decode(tenant_id: str, allocation_id: str, text: str) -> Allocation:
     raw = json.loads(text)
     return Allocation(
@@ -62,8 +56,12 @@ def _decode(tenant_id: str, allocation_id: str, text: str) -> Allocation:
         tenant_id=tenant_id,
         id=allocation_id,
         ref=raw["ref"],
-        a=_party("a", raw["a"]),
-        b=_party("b", raw["b"]),
+        a_numbers=tuple(raw["a"]["numbers"]),
+        a_vns=tuple(raw["a"]["vns"]),
+        a_pins=tuple(raw["a"]["pins"]),
+        b_numbers=tuple(raw["b"]["numbers"]),
+        b_vns=tuple(raw["b"]["vns"]),
+        b_pins=tuple(raw["b"]["pins"]),
         usage=raw["usage"],
         state=raw["state"],
         created_at=raw["created_at"],
@@ -112,7 +110,7 @@ class SqliteStore(Store):
     def active_by_ref(self, tenant_id: str, kind: str, ref: str) -> Allocation | None:
         return self._memory.active_by_ref(tenant_id, kind, ref)
 
-    def route(self, vn: str, key: str) -> Party | None:
+    def route(self, vn: str, key: str) -> Allocation | None:
         return self._memory.route(vn, key)
 
     def has_routes(self, vn: str) -> bool:
