@@ -15,7 +15,7 @@ from ..domain.backend import Backend
 from ..errors import ExoBridgeError
 from ..settings import Settings, Tenant
 from ..spec import BodyCheck, QueryCheck, Spec
-from .requests import Credentials, read_json
+from .requests import Credentials, header, read_json
 
 
 @dataclass
@@ -64,7 +64,7 @@ class ApiContext:
         """The start of every provider request: faults, due deallocations, then credentials."""
         self.faults.take()
         self.backend.deallocate_due()
-        return self.credentials.authorise(request.headers.get("authorization"), tenant_id)
+        return self.credentials.authorise(header(request, b"authorization"), tenant_id)
 
     async def body(self, request: Request, operation_id: str) -> Any:
         """The request's JSON body, checked against the operation's schema."""
