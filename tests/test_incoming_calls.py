@@ -64,6 +64,20 @@ def test_stranger_with_the_right_pin_joins_the_party(client, callback_sink, cont
     assert first_call == ["verification_succeeded", "call_completed"]
 
 
+def test_right_pin_from_a_number_registered_elsewhere_connects_without_joining(client):
+    """The caller's number is another allocation's on one of the party's VNs: it cannot be
+    registered there, so the call goes through without the caller joining the party."""
+    other_vn = "+916292134465"
+    created = create(client, allocation(a={"numbers": [A], "vns": [VN, other_vn]}))
+    create(client, allocation("order-2", a={"numbers": [STRANGER], "vns": [other_vn]},
+                              b={"numbers": ["9876500009"]}))
+    result = call(client, **{"from": STRANGER, "digits": created["a"]["pin"]})
+    assert (result["outcome"], result["verified"], result["party"]) == ("connected", True, "a")
+    assert result["dialled"] == B
+    data = client.get(GP + "/" + created["greenpin_id"]).json()["data"]
+    assert data["a"]["numbers"] == [A]
+
+
 def test_wrong_or_missing_pin_fails_verification(client, callback_sink, contract):
     sink_urls(client, callback_sink)
     create(client, allocation(a={"numbers": [A], "vns": [VN], "pin": "2468"}))

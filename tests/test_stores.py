@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,58 @@ def test_an_allocation_moved_and_moved_back_is_due_once(store):
     back.deallocate_at = 50.0
     store.save(back)
     assert [a.id for a in store.due(100)] == ["a1"]
+
+
+def _allocations_in_memory(tenant: str | None = None) -> int:
+    gc.collect()
+    return sum(
+        1 for o in gc.get_objects()
+        if isinstance(o, Allocation) and (tenant is None or o.tenant_id == tenant)
+    )
+
+
+def test_replaced_versions_do_not_stay_in_memory(store):
+    before = _allocations_in_memory()
+    count = 1500
+    for i in range(count):
+        store.save(make_allocation(f"a{i}", f"+9198{i:08d}", f"{i:04d}", due=1000.0 + i))
+    for round_ in range(1, 5):  # updates, each moving the deallocation time
+        for i in range(count):
+            updated = store.get("demo", f"a{i}").copy()
+            updated.deallocate_at = 1000.0 + i + round_
+            store.save(updated)
+    # Without compaction the schedule would hold all 7,500 versions until their time.
+    assert _allocations_in_memory() - before <= 2 * count + 1
+    due = store.due(10_000.0)
+    assert len(due) == count
+    assert [a.id for a in due[:3]] == ["a0", "a1", "a2"]
+    assert store.next_due() is None
+
+
+def test_a_reset_tenant_leaves_nothing_in_memory(store):
+    for i in range(200):
+        store.save(make_allocation(f"a{i}", f"+9198{i:08d}", f"{i:04d}"))
+    store.save(make_allocation("b1", "+919833333333", "9999", tenant="other"))
+    store.reset("demo")
+    assert _allocations_in_memory("demo") == 0
+    assert [a.id for a in store.due(1000.0)] == ["b1"]
+
+
+def test_allocations_due_at_one_time_come_in_order_of_creation(store):
+    order = [5, 2, 9, 0, 7, 1, 8, 3, 6, 4]
+    for i in order:
+        allocation = make_allocation(f"id-{9 - i}", f"+9198{i:08d}", f"{i:04d}", due=500.0)
+        allocation.created_at = float(i)
+        store.save(allocation)
+    assert [a.created_at for a in store.due(500.0)] == [float(i) for i in range(10)]
+
+
+def test_an_active_allocation_is_not_changed_in_place(store):
+    store.save(make_allocation("a1", "+919811111111", "1234"))
+    stored = store.get("demo", "a1")
+    stored.a_pins = ("4321",)
+    with pytest.raises(ValueError, match="copy"):
+        store.save(stored)
 
 
 def test_deallocation_frees_routes_and_schedule(store):

@@ -93,7 +93,8 @@ class Allocation:
         )
 
     def __lt__(self, other: Allocation) -> bool:
-        # The store's deallocation schedule is a heap of allocations, earliest first.
+        # The store's deallocation schedule is a heap of allocations, earliest first; the store
+        # orders allocations due at one time itself. Sorting allocations elsewhere needs a key.
         return self.deallocate_at < other.deallocate_at
 
 
@@ -157,8 +158,7 @@ class Party:
 
     @property
     def pin_length(self) -> int | None:
-        """The length of this party's PINs: what GreenPin generates again on an update that
-        asks for a new PIN without saying how long."""
+        """The length of this party's PINs (None without PINs)."""
         pins = self.pins
         return len(pins[0]) if pins else None
 

@@ -204,8 +204,8 @@ class GreenPins:
         """Gives each party whose PINs the tenant enables a PIN that is free on all its VNs.
 
         A given PIN is used as given; a party keeps its PIN through an update unless the update
-        gives a PIN or a PIN length; otherwise a PIN of the requested (or remembered) length is
-        generated.
+        gives a PIN or a PIN length; otherwise a PIN of the requested length (4 digits unless
+        asked) is generated.
         """
         before_a, before_b = (previous.a, previous.b) if previous else (None, None)
         to_generate: list[tuple[Party, int]] = []
@@ -222,9 +222,7 @@ class GreenPins:
             ):
                 party.pins = before.pins
             else:
-                length = (change.pin_length if change else None) or (
-                    before.pin_length if before else None
-                )
+                length = change.pin_length if change is not None else None
                 to_generate.append((party, length or DEFAULT_PIN_LENGTH))
         if allocation.a_pins and allocation.a_pins == allocation.b_pins:
             shared = set(allocation.a_vns) & set(allocation.b_vns)

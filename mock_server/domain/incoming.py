@@ -32,7 +32,7 @@ from ..clock import format_iso
 from ..errors import ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
-from .allocations import ONEWAY, Allocation, Party
+from .allocations import ONEWAY, Allocation, Party, RouteTaken
 from .calls import COMPLETED, FAILED, INBOUND, Leg, Script
 
 if TYPE_CHECKING:
@@ -202,13 +202,18 @@ class IncomingCalls:
         return joined
 
     def _join(self, party: Party, caller: str) -> Party:
-        """Adds the caller to the party, unless that would put one number in both parties."""
+        """Adds the caller to the party, unless that would put one number in both parties or
+        register it on a VN where another active allocation has it: then the caller is
+        connected this once without becoming a member."""
         if caller in party.other.numbers:
             return party
         updated = party.allocation.copy()
         member = updated.a if party.name == "a" else updated.b
         member.numbers = (*member.numbers, caller)
-        self.backend.store.save(updated)
+        try:
+            self.backend.store.save(updated)
+        except RouteTaken:
+            return party
         return member
 
     def _dial(self, call: IncomingCall, result: IncomingCallResult, number: str) -> None:

@@ -37,7 +37,7 @@ from ..errors import CallsApiError, ExoBridgeError
 from ..spec import SchemaCheck, Spec
 from .context import context
 from .control import ControlError
-from .requests import read_body
+from .requests import header, read_body
 
 V3_PREFIX = "/v3/accounts/"
 V1_PREFIX = "/v1/Accounts/"
@@ -219,7 +219,7 @@ def _connect_check(spec: Spec) -> SchemaCheck:
 
 async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
     """The form body as the connect schema sees it: text fields, integers, the event list."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = (header(request, b"content-type") or "").split(";")[0].strip().lower()
     if media_type != FORM_MEDIA_TYPE:
         raise CallsApiError(415, 415, MESSAGES[415],
                             f"the body must be {FORM_MEDIA_TYPE}, not {media_type or 'untyped'}")

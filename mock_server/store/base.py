@@ -38,7 +38,8 @@ class Store(ABC):
         """Inserts or replaces the allocation; its routes are those of its new state.
 
         Raises `RouteTaken`, and changes nothing, when a number or PIN it claims on a VN is
-        another active allocation's.
+        another active allocation's. A stored allocation is changed by saving a changed copy
+        (`Allocation.copy`); saving the stored object itself is only for ending it (its state).
         """
 
     @abstractmethod
@@ -49,7 +50,8 @@ class Store(ABC):
 
     @abstractmethod
     def due(self, now: float) -> list[Allocation]:
-        """Active allocations whose deallocation time has come, earliest first."""
+        """Active allocations whose deallocation time has come, earliest first (then in order of
+        creation)."""
 
     @abstractmethod
     def next_due(self) -> float | None:

@@ -8,6 +8,14 @@ from collections.abc import Iterable
 from ..domain.allocations import Allocation, RouteTaken, SearchCriteria
 from .base import Store
 
+# The schedule is compacted once more than this many of its entries, and half of them, are
+# skipped ones (replaced versions, ended allocations).
+MIN_COMPACTION = 1024
+
+
+def _deallocation_order(allocation: Allocation) -> tuple[float, float, str]:
+    return allocation.deallocate_at, allocation.created_at, allocation.id
+
 
 class MemoryStore(Store):
     def __init__(self) -> None:
@@ -17,9 +25,11 @@ class MemoryStore(Store):
         self._refs: dict[tuple[str, str], dict[str, Allocation]] = {}
         # VN -> number or PIN -> the active allocation it reaches.
         self._routes: dict[str, dict[str, Allocation]] = {}
-        # A heap of allocations by deallocation time (a version saved with a new time is pushed
-        # again); stale entries are skipped when they come up.
+        # A heap of allocations by deallocation time. Every new version of an active allocation
+        # is pushed; an entry that is no longer the stored version, or no longer active, is
+        # skipped when it comes up, and the heap is compacted when such entries pile up.
         self._schedule: list[Allocation] = []
+        self._stale = 0  # about how many entries are skipped ones
 
     def get(self, tenant_id: str, allocation_id: str) -> Allocation | None:
         return self._allocations.get(tenant_id, {}).get(allocation_id)
@@ -40,6 +50,9 @@ class MemoryStore(Store):
         if tenant is None:
             tenant = self._allocations[allocation.tenant_id] = {}
         old = tenant.get(allocation.id)
+        if old is allocation and allocation.active:
+            # Its routes and time may have changed with no way to tell what they were.
+            raise ValueError("an active allocation is changed by saving a changed copy of it")
         if old is not None:
             self._unindex(old)
         if allocation.active:
@@ -53,9 +66,12 @@ class MemoryStore(Store):
             if refs is None:
                 refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
             refs[allocation.ref] = allocation
-            if old is None or old.deallocate_at != allocation.deallocate_at or not old.active:
-                heapq.heappush(self._schedule, allocation)
+            heapq.heappush(self._schedule, allocation)
+        if old is not None and (old is allocation or old.active):
+            self._stale += 1  # its schedule entry is no longer the stored active version
         tenant[allocation.id] = allocation
+        if self._stale > MIN_COMPACTION and 2 * self._stale > len(self._schedule):
+            self._compact_schedule()
 
     def _claim_routes(self, allocation: Allocation) -> None:
         """Points every route of the allocation at it, or none when one is another's."""
@@ -64,13 +80,15 @@ class MemoryStore(Store):
             by_key = self._routes.get(vn)
             if by_key is None:
                 by_key = self._routes[vn] = {}
-            # Claimed optimistically and undone on a conflict, which is rare.
-            owner = by_key.setdefault(key, allocation)
-            if owner is not allocation:
+            owner = by_key.get(key)
+            if owner is None:
+                # Claimed at once and undone on a conflict, which is rare.
+                by_key[key] = allocation
+                claimed.append((by_key, key))
+            elif owner is not allocation:
                 for undo, undo_key in claimed:
                     del undo[undo_key]
                 raise RouteTaken(vn, key, owner)
-            claimed.append((by_key, key))
 
     def _index(self, allocation: Allocation) -> None:
         if not allocation.active:
@@ -99,31 +117,34 @@ class MemoryStore(Store):
         ]
         return len(matching), matching[offset : offset + limit]
 
-    def _live_entry(self, entry: Allocation) -> Allocation | None:
-        """The current version of a scheduled allocation, if it is still due at that time."""
-        allocation = self.get(entry.tenant_id, entry.id)
-        if (
-            allocation is None
-            or not allocation.active
-            or allocation.deallocate_at != entry.deallocate_at
-        ):
-            return None
-        return allocation
+    def _scheduled(self, entry: Allocation) -> bool:
+        """Whether a schedule entry is the stored version of an active allocation."""
+        return entry.active and self.get(entry.tenant_id, entry.id) is entry
+
+    def _compact_schedule(self) -> None:
+        """Drops the skipped entries, which would otherwise keep replaced versions in memory
+        until their time; done once they are half the heap, so its cost is spread over them."""
+        self._schedule = [entry for entry in self._schedule if self._scheduled(entry)]
+        heapq.heapify(self._schedule)
+        self._stale = 0
 
     def due(self, now: float) -> list[Allocation]:
-        found: dict[tuple[str, str], Allocation] = {}
+        found: dict[int, Allocation] = {}
         while self._schedule and self._schedule[0].deallocate_at <= now:
-            allocation = self._live_entry(heapq.heappop(self._schedule))
-            # A version moved to another time and back is in the heap twice: taken once.
-            if allocation is not None:
-                found.setdefault((allocation.tenant_id, allocation.id), allocation)
-        return list(found.values())
+            entry = heapq.heappop(self._schedule)
+            if self._scheduled(entry):
+                found[id(entry)] = entry
+            else:
+                self._stale = max(self._stale - 1, 0)
+        # The heap does not keep the order of equal times: by time, then creation.
+        return sorted(found.values(), key=_deallocation_order)
 
     def next_due(self) -> float | None:
         while self._schedule:
-            if self._live_entry(self._schedule[0]) is not None:
+            if self._scheduled(self._schedule[0]):
                 return self._schedule[0].deallocate_at
             heapq.heappop(self._schedule)
+            self._stale = max(self._stale - 1, 0)
         return None
 
     def allocations(self, tenant_id: str) -> Iterable[Allocation]:
@@ -135,6 +156,10 @@ class MemoryStore(Store):
             self._refs.clear()
             self._routes.clear()
             self._schedule.clear()
+            self._stale = 0
             return
         for allocation in self._allocations.pop(tenant_id, {}).values():
             self._unindex(allocation)
+        # The heap holds allocations, not ids: the tenant's go now, not when their time comes.
+        self._schedule = [entry for entry in self._schedule if entry.tenant_id != tenant_id]
+        heapq.heapify(self._schedule)

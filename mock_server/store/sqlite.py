@@ -27,6 +27,7 @@ def _party_row(party: Party) -> dict[str, Any]:
         "numbers": party.numbers,
         "vns": party.vns,
         "pins": party.pins,
+        # Read by versions that stored it; this one derives it from the PINs.
         "pin_length": party.pin_length,
     }
 
