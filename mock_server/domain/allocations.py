@@ -92,11 +92,6 @@ class Allocation:
             self.flow_id,
         )
 
-    def __lt__(self, other: Allocation) -> bool:
-        # The store's deallocation schedule is a heap of allocations, earliest first; the store
-        # orders allocations due at one time itself. Sorting allocations elsewhere needs a key.
-        return self.deallocate_at < other.deallocate_at
-
 
 class Party:
     """One side of an allocation, `a` or `b`: a view of the allocation's fields for that side,

@@ -8,10 +8,6 @@ from collections.abc import Iterable
 from ..domain.allocations import Allocation, RouteTaken, SearchCriteria
 from .base import Store
 
-# The schedule is compacted once more than this many of its entries, and half of them, are
-# skipped ones (replaced versions, ended allocations).
-MIN_COMPACTION = 1024
-
 
 def _deallocation_order(allocation: Allocation) -> tuple[float, float, str]:
     return allocation.deallocate_at, allocation.created_at, allocation.id
@@ -25,11 +21,10 @@ class MemoryStore(Store):
         self._refs: dict[tuple[str, str], dict[str, Allocation]] = {}
         # VN -> number or PIN -> the active allocation it reaches.
         self._routes: dict[str, dict[str, Allocation]] = {}
-        # A heap of allocations by deallocation time. Every new version of an active allocation
-        # is pushed; an entry that is no longer the stored version, or no longer active, is
-        # skipped when it comes up, and the heap is compacted when such entries pile up.
-        self._schedule: list[Allocation] = []
-        self._stale = 0  # about how many entries are skipped ones
+        # A heap of (deallocation time, tenant, id), pushed again when a new version has a new
+        # time; an entry that no longer matches the stored allocation is skipped when it comes
+        # up. Ids rather than allocations, so that a replaced version is freed at once.
+        self._schedule: list[tuple[float, str, str]] = []
 
     def get(self, tenant_id: str, allocation_id: str) -> Allocation | None:
         return self._allocations.get(tenant_id, {}).get(allocation_id)
@@ -66,12 +61,12 @@ class MemoryStore(Store):
             if refs is None:
                 refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
             refs[allocation.ref] = allocation
-            heapq.heappush(self._schedule, allocation)
-        if old is not None and (old is allocation or old.active):
-            self._stale += 1  # its schedule entry is no longer the stored active version
+            if old is None or not old.active or old.deallocate_at != allocation.deallocate_at:
+                heapq.heappush(
+                    self._schedule,
+                    (allocation.deallocate_at, allocation.tenant_id, allocation.id),
+                )
         tenant[allocation.id] = allocation
-        if self._stale > MIN_COMPACTION and 2 * self._stale > len(self._schedule):
-            self._compact_schedule()
 
     def _claim_routes(self, allocation: Allocation) -> None:
         """Points every route of the allocation at it, or none when one is another's."""
@@ -117,34 +112,29 @@ class MemoryStore(Store):
         ]
         return len(matching), matching[offset : offset + limit]
 
-    def _scheduled(self, entry: Allocation) -> bool:
-        """Whether a schedule entry is the stored version of an active allocation."""
-        return entry.active and self.get(entry.tenant_id, entry.id) is entry
-
-    def _compact_schedule(self) -> None:
-        """Drops the skipped entries, which would otherwise keep replaced versions in memory
-        until their time; done once they are half the heap, so its cost is spread over them."""
-        self._schedule = [entry for entry in self._schedule if self._scheduled(entry)]
-        heapq.heapify(self._schedule)
-        self._stale = 0
+    def _scheduled(self, entry: tuple[float, str, str]) -> Allocation | None:
+        """The allocation a schedule entry stands for, if it is active and due at that time."""
+        when, tenant_id, allocation_id = entry
+        allocation = self.get(tenant_id, allocation_id)
+        if allocation is None or not allocation.active or allocation.deallocate_at != when:
+            return None
+        return allocation
 
     def due(self, now: float) -> list[Allocation]:
-        found: dict[int, Allocation] = {}
-        while self._schedule and self._schedule[0].deallocate_at <= now:
-            entry = heapq.heappop(self._schedule)
-            if self._scheduled(entry):
-                found[id(entry)] = entry
-            else:
-                self._stale = max(self._stale - 1, 0)
-        # The heap does not keep the order of equal times: by time, then creation.
+        found: dict[tuple[str, str], Allocation] = {}
+        while self._schedule and self._schedule[0][0] <= now:
+            allocation = self._scheduled(heapq.heappop(self._schedule))
+            # A version moved to another time and back is in the heap twice: taken once.
+            if allocation is not None:
+                found[(allocation.tenant_id, allocation.id)] = allocation
+        # By time, then in order of creation (the heap orders equal times by tenant and id).
         return sorted(found.values(), key=_deallocation_order)
 
     def next_due(self) -> float | None:
         while self._schedule:
-            if self._scheduled(self._schedule[0]):
-                return self._schedule[0].deallocate_at
+            if self._scheduled(self._schedule[0]) is not None:
+                return self._schedule[0][0]
             heapq.heappop(self._schedule)
-            self._stale = max(self._stale - 1, 0)
         return None
 
     def allocations(self, tenant_id: str) -> Iterable[Allocation]:
@@ -156,10 +146,9 @@ class MemoryStore(Store):
             self._refs.clear()
             self._routes.clear()
             self._schedule.clear()
-            self._stale = 0
             return
         for allocation in self._allocations.pop(tenant_id, {}).values():
             self._unindex(allocation)
-        # The heap holds allocations, not ids: the tenant's go now, not when their time comes.
-        self._schedule = [entry for entry in self._schedule if entry.tenant_id != tenant_id]
+        # Its entries go now rather than one by one as their time comes.
+        self._schedule = [entry for entry in self._schedule if entry[1] != tenant_id]
         heapq.heapify(self._schedule)
