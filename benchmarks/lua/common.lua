@@ -21,6 +21,27 @@ function common.load(args)
    return data
 end
 
+-- init() and request() of a script that sends METHOD to each allocation's path in turn, thread
+-- k of n taking ids k, k + n, ... (args: DATA_FILE NTHREADS).
+function common.by_id(method)
+   local data, index, step, paths
+   local function init(args)
+      data = common.load(args)
+      step = tonumber(args[2]) or 1
+      index = tid
+      paths = {}
+      for i, id in ipairs(data.ids) do
+         paths[i] = data.path .. "/" .. id
+      end
+   end
+   local function request()
+      local path = paths[(index % #paths) + 1]
+      index = index + step
+      return wrk.format(method, path, data.headers)
+   end
+   return init, request
+end
+
 -- Latency percentiles written out, so that run.py can pool the percentiles of several runs.
 local PERCENTILES = {0, 10, 25, 50, 75, 90, 95, 97, 98, 99, 99.5, 99.9, 99.99}
 

@@ -7,22 +7,6 @@ local common = require("common")
 
 setup = common.setup
 
-local data, index, step, paths
-
-function init(args)
-   data = common.load(args)
-   step = tonumber(args[2]) or 1
-   index = tid
-   paths = {}
-   for i, id in ipairs(data.ids) do
-      paths[i] = data.path .. "/" .. id
-   end
-end
-
-function request()
-   local path = paths[(index % #paths) + 1]
-   index = index + step
-   return wrk.format("GET", path, data.headers)
-end
+init, request = common.by_id("GET")
 
 done = common.done
