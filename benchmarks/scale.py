@@ -39,6 +39,7 @@ from mock_server.domain.greenpin import GreenPinRequest, PartyRequest
 from mock_server.ids import IdSource
 from mock_server.settings import Settings
 from mock_server.store.memory import MemoryStore
+from mock_server.store.state import State
 
 TENANT = "bench"
 VN_COUNT = 100
@@ -84,7 +85,9 @@ class Bench:
         self.vns = [n.number for n in self.tenant.numbers]
         self.store = MemoryStore()
         self.clock = FrozenClock(START)
-        self.backend = Backend(self.settings, self.store, DiscardEvents(), self.clock, IdSource(1))
+        self.backend = Backend(
+            self.settings, State(allocations=self.store), DiscardEvents(), self.clock, IdSource(1)
+        )
         self.populated = 0
         self.populate_mode = populate
         self.ids: list[str] = []

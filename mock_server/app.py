@@ -10,15 +10,17 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import gc_tuning
 from .callbacks.dispatcher import CallbackDispatcher
-from .callbacks.log import DeliveryLog
 from .clock import Clock
 from .domain.backend import Backend
+from .domain.ports import Store
 from .errors import CallsApiError, ExoBridgeError
 from .ids import IdSource
 from .routes import calls, control, greenpin, greenvn, simulator
@@ -26,9 +28,7 @@ from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .settings import Settings
 from .spec import Spec
-from .store.base import Store
-from .store.calls import CallStore
-from .store.memory import MemoryStore
+from .store.state import State
 
 logger = logging.getLogger("exomock")
 
@@ -98,9 +98,40 @@ def calls_api_error(request: Request, exc: Exception) -> Response:
 
 
 def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """A defect of the mock: code 0 in the envelope, and the traceback in the log."""
+    """A defect of the mock, or a state it could not keep: code 0 in the envelope, and the
+    traceback in the log, once."""
     logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return exobridge_error(request, ExoBridgeError(0, f"{type(exc).__name__}: {exc}"[:200]))
+
+
+class InternalErrors:
+    """Answers an exception no handler took with `internal_error`, and ends there.
+
+    Starlette's own last-resort handler re-raises after answering, so that the server logs the
+    traceback a second time and closes the connection; here the connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            response = internal_error(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 async def unsupported_version(request: Request) -> Response:
@@ -116,35 +147,36 @@ async def unsupported_version(request: Request) -> Response:
 def create_app(
     settings: Settings | None = None,
     *,
+    state: State | None = None,
     store: Store | None = None,
     clock: Clock | None = None,
     seed: int | None = None,
     spec: Spec | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
-    callback_log: DeliveryLog | None = None,
-    call_store: CallStore | None = None,
     tune_gc: bool = True,
 ) -> Starlette:
     """The mock, on the given settings (the embedded default when none).
 
-    `tune_gc` keeps the cycle collector off the long-lived state once the app is served (see
-    `gc_tuning`); code that runs the app inside another program's process turns it off.
+    `state` is where it keeps everything (`State.open(path)` for a state file; memory when
+    none); `store` replaces the allocations' store of a memory state. `tune_gc` keeps the cycle
+    collector off the long-lived state once the app is served (see `gc_tuning`); code that runs
+    the app inside another program's process turns it off. The app closes the state when it
+    stops.
     """
     settings = settings or Settings.load()
     spec = spec or Spec()
     clock = clock or Clock()
-    ids = IdSource(seed)
+    state = state or State(allocations=store)
+    ids = IdSource(seed, stream=state.starts)
     dispatcher = CallbackDispatcher(
         settings,
         spec.callback_schemas,
         clock,
         ids,
-        log=callback_log,
+        log=state.log,
         transport=callback_transport,
     )
-    backend = Backend(
-        settings, store or MemoryStore(), dispatcher, clock, ids, call_store=call_store
-    )
+    backend = Backend(settings, state, dispatcher, clock, ids)
     context = ApiContext(settings=settings, spec=spec, backend=backend)
 
     @contextlib.asynccontextmanager
@@ -160,9 +192,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await dispatcher.stop()
-            backend.store.close()
-            if call_store is not None:
-                call_store.close()
+            state.close()
 
     app = Starlette(
         routes=[
@@ -180,8 +210,8 @@ def create_app(
             CallsApiError: calls_api_error,
             control.ControlError: control.control_error,
             HTTPException: http_error,
-            Exception: internal_error,
         },
+        middleware=[Middleware(InternalErrors)],
         lifespan=lifespan,
     )
     app.state.context = context

@@ -26,20 +26,17 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"exomock: {exc}", file=sys.stderr)
         return 2
-    store = None
-    callback_log = None
-    call_store = None
+    state = None
     if args.state_file:
-        from .callbacks.log import SqliteDeliveryLog
-        from .store.calls import SqliteCallStore
-        from .store.sqlite import SqliteStore
+        from .store.sqlite import StateFileError
+        from .store.state import State
 
-        store = SqliteStore(args.state_file)
-        callback_log = SqliteDeliveryLog(args.state_file)
-        call_store = SqliteCallStore(args.state_file)
-    app = create_app(
-        settings, store=store, seed=args.seed, callback_log=callback_log, call_store=call_store
-    )
+        try:
+            state = State.open(args.state_file)
+        except StateFileError as exc:
+            print(f"exomock: {exc}", file=sys.stderr)
+            return 2
+    app = create_app(settings, state=state, seed=args.seed)
     tenants = ", ".join(settings.tenants)
     print(f"exomock: serving tenants {tenants} on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(

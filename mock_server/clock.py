@@ -8,6 +8,13 @@ from functools import lru_cache
 
 # The provider is in India; its timestamps without an offset are Indian Standard Time.
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
+# The mock's clock stops here: 2200-01-01T00:00:00Z. With durations of at most 36,500 days, every
+# deallocation time then lies before the year 2300, far inside what dates can hold.
+LATEST = 7258118400.0
+
+
+class ClockLimit(ValueError):
+    """The clock would pass `LATEST`."""
 
 
 class Clock:
@@ -24,10 +31,23 @@ class Clock:
         """Seconds since the Unix epoch, as the mock sees them."""
         return time.time() + self._offset
 
-    def advance(self, seconds: float) -> float:
+    def checked_offset(self, seconds: float) -> float:
+        """The offset after advancing by `seconds`; ValueError when that is backwards or past
+        `LATEST`. Changes nothing (the unit of work that advances the clock sets it)."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
-        self._offset += seconds
+        if self.now() + seconds > LATEST:
+            raise ClockLimit(
+                f"the clock cannot pass 2200-01-01T00:00:00Z (at most "
+                f"{max(0, int(LATEST - self.now()))} more seconds)"
+            )
+        return self._offset + seconds
+
+    def set_offset(self, offset: float) -> None:
+        self._offset = offset
+
+    def advance(self, seconds: float) -> float:
+        self._offset = self.checked_offset(seconds)
         return self.now()
 
     def reset(self) -> None:

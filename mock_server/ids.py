@@ -6,8 +6,18 @@ import random
 
 
 class IdSource:
-    def __init__(self, seed: int | None = None) -> None:
-        self.random = random.Random(seed)
+    """Ids and choices from `seed` (random without one).
+
+    `stream` tells apart the runs of one seed on one state file (it counts the file's starts):
+    the first run draws what the seed alone gives, later ones draw a stream of their own, so a
+    restarted seeded mock never repeats an id it handed out before.
+    """
+
+    def __init__(self, seed: int | None = None, stream: int = 0) -> None:
+        if seed is not None and stream:
+            self.random = random.Random(f"exomock/{seed}/{stream}")
+        else:
+            self.random = random.Random(seed)
 
     def uuid(self) -> str:
         # A version-4 UUID from the seeded source, formatted directly (uuid.UUID is slower).

@@ -34,12 +34,35 @@ class ConfigError(ValueError):
     pass
 
 
+@cache
+def longest_duration() -> int:
+    """The longest deallocation duration, in seconds, as the spec states it
+    (`DeallocationPolicy.duration`'s `x-maximum-seconds`)."""
+    from .spec import OPENAPI_DIR, load_yaml
+
+    schemas = load_yaml(OPENAPI_DIR / "exobridge.yaml")["components"]["schemas"]
+    limit: int = schemas["DeallocationPolicy"]["properties"]["duration"]["x-maximum-seconds"]
+    return limit
+
+
 def parse_duration(text: str) -> int:
-    """Seconds in "20s", "10m", "2d" (s seconds, m minutes, d days)."""
+    """Seconds in "20s", "10m", "2d" (s seconds, m minutes, d days), at most `longest_duration`."""
     number, unit = text[:-1], text[-1]
     if unit not in DURATION_UNITS or not number.isdigit() or int(number) <= 0:
         raise ValueError(f"{text!r} is not a duration like 20s, 10m or 2d")
-    return int(number) * DURATION_UNITS[unit]
+    seconds = int(number) * DURATION_UNITS[unit]
+    if seconds > longest_duration():
+        raise ValueError(
+            f"{text!r} is longer than the longest duration, {longest_duration() // 86400}d"
+        )
+    return seconds
+
+
+def _duration(tenant: dict[str, Any], source: str, tenant_id: str) -> int:
+    try:
+        return parse_duration(tenant.get("default_deallocation", "180d"))
+    except ValueError as exc:
+        raise ConfigError(f"{source}: tenants/{tenant_id}/default_deallocation: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -124,7 +147,7 @@ class Settings:
                 tenant_id=tenant_id,
                 credentials=tuple((c["api_key"], c["api_token"]) for c in t["credentials"]),
                 numbers=tuple(PoolNumber(**n) for n in t["numbers"]),
-                default_deallocation_seconds=parse_duration(t.get("default_deallocation", "180d")),
+                default_deallocation_seconds=_duration(t, source, tenant_id),
                 pins_a=pins.get("a", True),
                 pins_b=pins.get("b", False),
                 bulk_limit=t.get("bulk_limit", 100),

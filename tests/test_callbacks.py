@@ -189,10 +189,10 @@ def test_dispatcher_refuses_to_send_an_invalid_payload(spec):
     dispatcher.check("deallocation", payload)
     payload["greenpin_id"] = 12
     with pytest.raises(CallbackSchemaViolation, match="greenpin_id"):
-        dispatcher.emit("demo", "deallocation", payload)
+        dispatcher.prepare("demo", "deallocation", payload, "http://receiver.test/hook")
     assert len(dispatcher.log) == 0
     with pytest.raises(CallbackSchemaViolation, match="no schema"):
-        dispatcher.emit("demo", "no_such_event", {})
+        dispatcher.prepare("demo", "no_such_event", {}, None)
 
 
 def test_control_plane_refuses_bad_input(client):
@@ -247,18 +247,20 @@ def test_undelivered_callbacks_survive_a_restart(spec, tmp_path):
 
     import httpx
 
-    from mock_server.callbacks.log import SqliteDeliveryLog
+    from mock_server.domain.changes import Changeset
+    from mock_server.store.state import State
 
     settings = Settings.load()
-    settings.tenants["demo"].callback_urls["deallocation"] = "http://receiver.test/hook"
     payload = json.loads((FIXTURES_DIR / "examples" / "deallocation.callback.json").read_text())
-    path = tmp_path / "state.db"
+    path = str(tmp_path / "state.db")
 
     # A run that stops before its delivery leaves: the callback is only in the log.
+    state = State.open(path)
     first = CallbackDispatcher(settings, spec.callback_schemas, Clock(), IdSource(1),
-                               log=SqliteDeliveryLog(path))
-    emitted = first.emit("demo", "deallocation", payload)
-    first.log.close()
+                               log=state.log)
+    [emitted] = first.prepare("demo", "deallocation", payload, "http://receiver.test/hook")
+    state.commit(Changeset(now=0.0, deliveries=[emitted]))
+    state.close()
 
     received: list[bytes] = []
 
@@ -267,9 +269,10 @@ def test_undelivered_callbacks_survive_a_restart(spec, tmp_path):
         return httpx.Response(200)
 
     async def second_run() -> None:
+        reopened = State.open(path)
         dispatcher = CallbackDispatcher(
             settings, spec.callback_schemas, Clock(), IdSource(2),
-            log=SqliteDeliveryLog(path), transport=httpx.MockTransport(receiver),
+            log=reopened.log, transport=httpx.MockTransport(receiver),
         )
         await dispatcher.start()
         await dispatcher.drain()
@@ -277,7 +280,7 @@ def test_undelivered_callbacks_survive_a_restart(spec, tmp_path):
         assert entry is not None
         assert entry.outcome == "delivered"
         await dispatcher.stop()
+        reopened.close()
 
     asyncio.run(second_run())
     assert [json.loads(body) for body in received] == [payload]
-    settings.tenants["demo"].callback_urls.clear()

@@ -171,15 +171,15 @@ def reuses_active_pins(scope: dict[str, Any], status: int, body: Any) -> tuple[i
 def callbacks_miss_a_field(app: Any) -> None:
     """Sends the deallocation callback without its required `state`."""
     dispatcher = app.state.dispatcher
-    emit = dispatcher.emit
+    prepare = dispatcher.prepare
 
-    def broken_emit(tenant_id: str, event: str, payload: dict[str, Any], *args: Any,
-                    **kwargs: Any) -> Any:
+    def broken_prepare(tenant_id: str, event: str, payload: dict[str, Any], *args: Any,
+                       **kwargs: Any) -> Any:
         dispatcher.check = lambda event, payload: None
         payload = {k: v for k, v in payload.items() if k != "state"}
-        return emit(tenant_id, event, payload, *args, **kwargs)
+        return prepare(tenant_id, event, payload, *args, **kwargs)
 
-    dispatcher.emit = broken_emit
+    dispatcher.prepare = broken_prepare
 
 
 def unchanged(scope: dict[str, Any], status: int, body: Any) -> tuple[int, Any]:

@@ -1,13 +1,16 @@
 """The one way out for callbacks: validate against the event's schema, deliver, retry, log.
 
-Delivery runs in background tasks, so the API answer that caused a callback never waits for the
-receiver. The defaults follow the provider's documented behaviour (answer within a few seconds,
-two retries); they are configuration (`callbacks:` in the YAML).
+A callback is prepared (checked, made a log entry) inside the unit of work that causes it and
+sent only once that unit is committed (`dispatch`). Delivery runs in background tasks, so the API
+answer that caused a callback never waits for the receiver. The defaults follow the provider's
+documented behaviour (answer within a few seconds, two retries); they are configuration
+(`callbacks:` in the YAML).
 
 The one request the mock makes and waits for is the programmable Connect applet's GET
 (`fetch_connect`): an incoming call cannot go on without its answer. It is checked against the
 `connect_applet_request` schema before it leaves, its answer against `connect_applet_response`,
-and it is logged with the callbacks (event `connect_applet_request`, one attempt, no retry).
+and it is logged with the callbacks (event `connect_applet_request`, one attempt, no retry) in
+the unit of work of the call it was made for.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hmac
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,9 +31,10 @@ import httpx
 import jsonschema_rs
 
 from ..clock import IST, Clock
+from ..domain.deliveries import DELIVERED, FAILED, NOT_SENT, PENDING, Attempt, Delivery
 from ..ids import IdSource
 from ..settings import CallbackSettings, Settings
-from .log import DELIVERED, FAILED, NOT_SENT, Attempt, Delivery, DeliveryLog
+from ..store.deliveries import DeliveryLog
 
 CONNECT_REQUEST = "connect_applet_request"
 CONNECT_RESPONSE = "connect_applet_response"
@@ -112,7 +117,6 @@ class CallbackDispatcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        self.log.close()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Waits until every delivery under way has ended (for tests and shutdown)."""
@@ -133,24 +137,21 @@ class CallbackDispatcher:
             )
             raise CallbackSchemaViolation(f"{event} payload breaks its schema: {details}")
 
-    def emit(
+    def prepare(
         self,
         tenant_id: str,
         event: str,
         payload: dict[str, Any],
-        url: str | None = None,
+        url: str | None,
         sequence: str | None = None,
-    ) -> Delivery:
-        """Validates and records the callback, and sends it to `url` or the tenant's URL.
+    ) -> list[Delivery]:
+        """The log entries of one callback (two when chaos duplicates it): checked against the
+        event's schema, `not_sent` without a URL. Nothing is logged or sent yet.
 
-        Callbacks of one `sequence` (a call's, say) are delivered in the order emitted: each
+        Callbacks of one `sequence` (a call's, say) are delivered in the order dispatched: each
         starts once the one before it has ended, delivered or failed. Others do not wait.
         """
         self.check(event, payload)
-        if url is None:
-            tenant = self.settings.tenants.get(tenant_id)
-            if tenant is not None:
-                url = tenant.callback_urls.get(event) or tenant.callback_urls.get("*")
         delivery = Delivery(
             id=self.ids.uuid(),
             tenant_id=tenant_id,
@@ -159,49 +160,44 @@ class CallbackDispatcher:
             payload=payload,
             created_at=self._now(),
             sequence=sequence,
+            outcome=PENDING if url is not None else NOT_SENT,
         )
-        self.log.add(delivery)
-        if url is None:
-            delivery.outcome = NOT_SENT
-            self.log.update(delivery)
-        else:
-            self._schedule(delivery)
-            chaos = self.options.chaos
-            if chaos.duplicate_probability and self._chaos.random() < chaos.duplicate_probability:
-                self._schedule(self._copy(delivery))
-        return delivery
+        prepared = [delivery]
+        chaos = self.options.chaos
+        if (
+            url is not None
+            and chaos.duplicate_probability
+            and self._chaos.random() < chaos.duplicate_probability
+        ):
+            prepared.append(self.redelivery(delivery, url))
+        return prepared
 
-    def redeliver(self, delivery_id: str, url: str | None = None) -> Delivery | None:
-        original = self.log.get(delivery_id)
-        if original is None:
-            return None
-        again = self._copy(original, url=url or original.url)
-        if again.url is None:
-            again.outcome = NOT_SENT
-            self.log.update(again)
-        else:
-            self._schedule(again)
-        return again
-
-    def _copy(self, original: Delivery, url: str | None = None) -> Delivery:
-        copy = Delivery(
+    def redelivery(self, original: Delivery, url: str | None = None) -> Delivery:
+        """A new log entry sending a logged callback again (to `url`, or where it went)."""
+        target = url or original.url
+        return Delivery(
             id=self.ids.uuid(),
             tenant_id=original.tenant_id,
             event=original.event,
-            url=url or original.url,
+            url=target,
             payload=original.payload,
             created_at=self._now(),
             redelivery_of=original.id,
+            outcome=PENDING if target is not None else NOT_SENT,
         )
-        self.log.add(copy)
-        return copy
+
+    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
+        """Sends the pending ones of these logged deliveries (their unit is committed)."""
+        for delivery in deliveries:
+            if delivery.outcome == PENDING and delivery.url is not None:
+                self._schedule(delivery)
 
     # -- the Connect applet's request ----------------------------------------------------------
 
     async def fetch_connect(
         self, tenant_id: str, url: str, query: dict[str, str]
     ) -> ConnectFetch:
-        """GETs a Connect applet URL with `query` and checks its answer; logs the request.
+        """GETs a Connect applet URL with `query` and checks its answer.
 
         The answer is usable when it is a 2xx whose body is JSON valid against
         `connect_applet_response`; otherwise `errors` says why (a schema violation names the
@@ -245,7 +241,7 @@ class CallbackDispatcher:
         attempt.elapsed_ms = (time.perf_counter() - started) * 1000
         attempt.error = _short("; ".join(errors)) if errors else None
         delivery.outcome = FAILED if errors else DELIVERED
-        self.log.add(delivery)
+        # Logged with the call it was made for, in that call's unit of work.
         return ConnectFetch(attempt.status_code, answer, errors, delivery)
 
     def _connect_answer(self, response: httpx.Response) -> tuple[dict[str, Any] | None, list[str]]:

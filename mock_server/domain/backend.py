@@ -1,58 +1,132 @@
-"""The mock's state and rules in one object, as a provider's backend would hold them."""
+"""The mock's state and rules in one object, as a provider's backend would hold them.
+
+Every change goes through a unit of work (`unit`): the domain's services put new versions of
+allocations and calls and the callbacks they cause into the unit's `Changeset`, and the unit
+commits it whole when the block ends without an exception, or drops it. Callbacks leave only
+after their unit is committed.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
 
 from .. import gc_tuning
 from ..clock import Clock
 from ..errors import ExoBridgeError
 from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
-from ..store.base import Store
-from ..store.calls import CallStore, MemoryCallStore
 from .allocations import VAULT, Allocation, RouteTaken
-from .calls import Calls
+from .calls import CallRecord, Calls
+from .changes import Changeset, RuntimeState
 from .connect import ConnectApplet
+from .deliveries import Delivery
 from .events import EventSink, deallocation_payload
 from .greenpin import GreenPins
 from .greenvn import GreenVNs
 from .incoming import IncomingCalls
+from .ports import StateStore
 
 
 class Backend:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        state: StateStore,
         events: EventSink,
         clock: Clock | None = None,
         ids: IdSource | None = None,
-        call_store: CallStore | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.state = state
+        self.store = state.allocations
         self.events = events
         self.clock = clock or Clock()
+        self.clock.set_offset(state.runtime.clock_offset)
         self.ids = ids or IdSource()
         self.greenpins = GreenPins(self)
         self.greenvns = GreenVNs(self)
         self.incoming = IncomingCalls(self)
         self.connect = ConnectApplet(self)
-        self.calls = Calls(self, call_store or MemoryCallStore())
-        # Connect applet URLs set at run time, by VN (None: removed); over the configured ones.
-        self.connect_urls: dict[str, str | None] = {}
+        self.calls = Calls(self, state.calls)
+        # Injected failures (`POST /_mock/faults`): the next N provider requests answer code 0.
+        # Kept in memory only; each one used up is the one change a failed request makes.
+        self.internal_errors = 0
+        self._changes: Changeset | None = None
+
+    # -- the unit of work -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def unit(self, now: float | None = None) -> Iterator[Changeset]:
+        """One unit of work: committed whole when the block ends, dropped when it raises.
+
+        Inside a unit already open, this joins it (its changes commit with the outer unit's).
+        `now` is the instant the unit sees (the clock's now unless given).
+        """
+        if self._changes is not None:
+            yield self._changes
+            return
+        changes = Changeset(now=self.clock.now() if now is None else now)
+        self._changes = changes
+        try:
+            yield changes
+            if not changes.empty:
+                self._commit(changes)
+        finally:
+            self._changes = None
+        if changes.deliveries:
+            self.events.dispatch(changes.deliveries)
+
+    def _commit(self, changes: Changeset) -> None:
+        try:
+            self.state.commit(changes)
+        except RouteTaken as taken:
+            raise route_error(taken) from None
+        if changes.runtime is not None:
+            self.clock.set_offset(changes.runtime.clock_offset)
+
+    def _open(self) -> Changeset:
+        if self._changes is None:
+            raise RuntimeError("a change outside a unit of work (Backend.unit)")
+        return self._changes
+
+    def now(self) -> float:
+        """The current unit's instant, or the clock's now outside a unit."""
+        return self._changes.now if self._changes is not None else self.clock.now()
+
+    def put(self, allocation: Allocation) -> None:
+        """A new version of an allocation, kept when the unit commits."""
+        self._open().put(allocation)
+
+    def put_call(self, call: CallRecord) -> None:
+        self._open().put_call(call)
+
+    def emit(
+        self,
+        tenant_id: str,
+        event: str,
+        payload: dict[str, Any],
+        url: str | None = None,
+        sequence: str | None = None,
+    ) -> None:
+        """A callback, checked against its schema now and sent once the unit is committed: to
+        `url`, or to the tenant's URL for the event (logged without sending when it has none)."""
+        changes = self._open()
+        if url is None:
+            urls = self.callback_urls(tenant_id)
+            url = urls.get(event) or urls.get("*")
+        changes.add_deliveries(self.events.prepare(tenant_id, event, payload, url, sequence))
+
+    def log_deliveries(self, deliveries: list[Delivery]) -> None:
+        """Requests the mock made already (the Connect applet's), logged with the unit."""
+        self._open().add_deliveries(deliveries)
+
+    # -- rules shared by the services -----------------------------------------------------------
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.settings.tenants.get(tenant_id)
-
-    def connect_url(self, vn: str) -> str | None:
-        """The programmable Connect applet URL of a pool VN (E.164), if it has one."""
-        if vn in self.connect_urls:
-            return self.connect_urls[vn]
-        for tenant in self.settings.tenants.values():
-            number = tenant.pool_number(vn)
-            if number is not None:
-                return number.connect_url
-        return None
 
     def lifetime(self, tenant: Tenant, duration: str | None) -> int:
         """Seconds until deallocation: the requested duration, or the tenant's default period."""
@@ -63,45 +137,129 @@ class Backend:
         except ValueError as exc:
             raise ExoBridgeError(5, f"deallocation_policy.duration: {exc}") from None
 
-    def save(self, allocation: Allocation) -> None:
-        """Stores the allocation; code 19 when a number, code 4 when a PIN, that it claims on a
-        VN is another active allocation's (nothing is stored then)."""
-        try:
-            self.store.save(allocation)
-        except RouteTaken as taken:
-            if taken.key.startswith("+"):
-                raise ExoBridgeError(
-                    19, f"{taken.key} is already registered on {taken.vn} in another active "
-                    "allocation"
-                ) from None
-            raise ExoBridgeError(4, f"PIN {taken.key} is already in use on {taken.vn}") from None
-
-    def deallocate(self, allocation: Allocation) -> None:
+    def deallocate(self, allocation: Allocation) -> Allocation:
         """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant."""
-        allocation.state = VAULT
-        allocation.deallocated_at = self.clock.now()
-        self.store.save(allocation)
-        self.events.emit(allocation.tenant_id, "deallocation", deallocation_payload(allocation))
+        ended = allocation.copy()
+        ended.state = VAULT
+        ended.deallocated_at = self.now()
+        self.put(ended)
+        self.emit(ended.tenant_id, "deallocation", deallocation_payload(ended))
+        return ended
 
     def deallocate_due(self) -> list[Allocation]:
-        """Deallocates every allocation whose deallocation time has come."""
-        due = self.store.due(self.clock.now())
-        for allocation in due:
-            self.deallocate(allocation)
-        return due
+        """Deallocates, in one unit, every allocation whose deallocation time has come."""
+        due_at = self.store.next_due()
+        if due_at is None or due_at > self.now():
+            return []
+        with self.unit():
+            return [self.deallocate(a) for a in self.store.due(self.now())]
 
     def tick(self) -> list[Allocation]:
-        """Everything the clock has made due: calls' next steps, then deallocations."""
-        self.calls.advance()
-        return self.deallocate_due()
+        """Everything the clock has made due, in one unit: calls' next steps, then
+        deallocations."""
+        with self.unit():
+            self.calls.advance()
+            return self.deallocate_due()
+
+    # -- run-time state, changed by the control plane -------------------------------------------
+
+    def advance_clock(self, seconds: float) -> list[Allocation]:
+        """Moves the clock on, and does what became due, in one unit; ValueError when the clock
+        would go back or past its end (`clock.LATEST`)."""
+        offset = self.clock.checked_offset(seconds)
+        runtime = self.state.runtime
+        with self.unit(now=self.clock.now() + seconds) as changes:
+            changes.runtime = replace(runtime, clock_offset=offset)
+            return self.tick()
+
+    def callback_urls(self, tenant_id: str) -> Mapping[str, str]:
+        """The tenant's callback URLs by event (`*`: every event), as they are now."""
+        changes = self._changes
+        runtime = changes.runtime if changes and changes.runtime else self.state.runtime
+        urls = runtime.callback_urls.get(tenant_id)
+        if urls is not None:
+            return urls
+        tenant = self.tenant(tenant_id)
+        return tenant.callback_urls if tenant is not None else {}
+
+    def set_callback_urls(
+        self, tenant_id: str, changes: Mapping[str, str | None]
+    ) -> Mapping[str, str]:
+        """Sets (or, with None, removes) the tenant's URL of each event given."""
+        urls = dict(self.callback_urls(tenant_id))
+        for event, url in changes.items():
+            if url is None:
+                urls.pop(event, None)
+            else:
+                urls[event] = url
+        with self.unit() as unit:
+            unit.runtime = self.state.runtime.with_callback_urls(tenant_id, urls)
+        return urls
+
+    def connect_url(self, vn: str) -> str | None:
+        """The programmable Connect applet URL of a pool VN (E.164), if it has one."""
+        connect_urls = self.state.runtime.connect_urls
+        if vn in connect_urls:
+            return connect_urls[vn]
+        for tenant in self.settings.tenants.values():
+            number = tenant.pool_number(vn)
+            if number is not None:
+                return number.connect_url
+        return None
+
+    def set_connect_url(self, vn: str, url: str | None) -> None:
+        with self.unit() as unit:
+            unit.runtime = self.state.runtime.with_connect_url(vn, url)
+
+    def redeliver(self, delivery_id: str, url: str | None = None) -> Delivery | None:
+        """A new delivery of a logged callback (to `url`, or where the original went)."""
+        original = self.state.log.get(delivery_id)
+        if original is None:
+            return None
+        with self.unit() as changes:
+            again = self.events.redelivery(original, url)
+            changes.add_deliveries([again])
+        return again
+
+    def set_faults(self, internal_errors: int) -> None:
+        self.internal_errors = internal_errors
+
+    def take_fault(self) -> None:
+        if self.internal_errors > 0:
+            self.internal_errors -= 1
+            raise ExoBridgeError(0, "fault injected through /_mock/faults")
 
     def reset(self, tenant_id: str | None = None) -> None:
-        self.store.reset(tenant_id)
+        """Forgets a tenant's state (allocations, calls, callbacks, run-time URLs), or everyone's
+        (and the clock's offset and injected faults too)."""
+        runtime = self.state.runtime
         if tenant_id is None:
+            new_runtime = RuntimeState()
+        else:
+            tenant = self.tenant(tenant_id)
+            new_runtime = RuntimeState(
+                runtime.clock_offset,
+                {t: u for t, u in runtime.callback_urls.items() if t != tenant_id},
+                {
+                    vn: url
+                    for vn, url in runtime.connect_urls.items()
+                    if tenant is None or tenant.pool_number(vn) is None
+                },
+            )
+        with self.unit() as changes:
+            changes.resets.append(tenant_id)
+            changes.runtime = new_runtime
+        if tenant_id is None:
+            self.internal_errors = 0
             # The dropped state may hold cycles among objects the collector no longer walks.
             gc_tuning.collect_everything()
-        self.calls.reset(tenant_id)
-        tenant = self.tenant(tenant_id) if tenant_id is not None else None
-        for vn in list(self.connect_urls):
-            if tenant_id is None or (tenant is not None and tenant.pool_number(vn)):
-                del self.connect_urls[vn]
+
+
+def route_error(taken: RouteTaken) -> ExoBridgeError:
+    """Code 19 when a number, code 4 when a PIN, that an allocation claims on a VN is another
+    active allocation's."""
+    if taken.key.startswith("+"):
+        return ExoBridgeError(
+            19, f"{taken.key} is already registered on {taken.vn} in another active allocation"
+        )
+    return ExoBridgeError(4, f"PIN {taken.key} is already in use on {taken.vn}")

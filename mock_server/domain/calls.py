@@ -57,7 +57,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -68,8 +68,8 @@ from ..numbers import InvalidNumber, national, to_e164
 from ..settings import Tenant
 
 if TYPE_CHECKING:
-    from ..store.calls import CallStore
     from .backend import Backend
+    from .ports import CallStore
 
 # -- the documented defaults of the simulation ---------------------------------------------------
 
@@ -269,6 +269,11 @@ class CallRecord:
     def v1_status(self) -> str:
         return "in-progress" if self.status is None else V1_STATUSES[self.status]
 
+    def copy(self) -> CallRecord:
+        """A copy to change: a stored call is never changed in place (its script, decided when
+        the call came in, is never changed and stays shared)."""
+        return replace(self, legs=[replace(leg) for leg in self.legs])
+
 
 # -- the answers' views of a call ------------------------------------------------------------------
 
@@ -459,13 +464,13 @@ class Calls:
     def __init__(self, backend: Backend, store: CallStore) -> None:
         self.backend = backend
         self.store = store
-        self._sequence = count(1)
+        # Calls are listed in the order they were made, across restarts too.
+        self._sequence = count(store.last_seq() + 1)
 
     # -- requests of the API -----------------------------------------------------------------------
 
     def create(self, tenant: Tenant, request: CallRequest) -> CallRecord:
         """Places the call; CallsApiError 400, 404 or 409 when the domain's rules refuse it."""
-        self.advance()
         from_number = self._number(request.from_contact, "from.contact_uri")
         to_number = self._number(request.to_contact, "to.contact_uri")
         vn = self._number(request.virtual_number, "virtual_number")
@@ -484,9 +489,15 @@ class Calls:
                 409, 409, "Device busy",
                 f"from.contact_uri {request.from_contact} is busy on another call",
             )
-        now = float(math.floor(self.backend.clock.now()))
+        with self.backend.unit():
+            return self._place(tenant, request, from_number, to_number, vn)
+
+    def _place(
+        self, tenant: Tenant, request: CallRequest, from_number: str, to_number: str, vn: str
+    ) -> CallRecord:
+        now = float(math.floor(self.backend.now()))
         call = CallRecord(
-            sid=self.backend.ids.call_sid(),
+            sid=self.new_sid(),
             tenant_id=tenant.tenant_id,
             seq=next(self._sequence),
             from_number=from_number,
@@ -503,12 +514,18 @@ class Calls:
             updated_at=now,
         )
         call.legs.append(self._dial(call, 1, from_number, now))
-        self.store.save(call)
+        self.backend.put_call(call)
         return call
 
+    def new_sid(self) -> str:
+        """A call SID that no kept call has."""
+        while True:
+            sid = self.backend.ids.call_sid()
+            if self.store.get(sid) is None:
+                return sid
+
     def get(self, tenant: Tenant, sid: str) -> CallRecord:
-        """The account's call as it is now; CallsApiError 404 when there is none."""
-        self.advance()
+        """The account's call; CallsApiError 404 when there is none."""
         call = self.store.get(sid)
         if call is None or call.tenant_id != tenant.tenant_id:
             raise CallsApiError(
@@ -527,7 +544,6 @@ class Calls:
         after: str | None = None,
     ) -> V1Page:
         """One page of the account's matching calls, newest first unless `ascending`."""
-        self.advance()
         if before is not None and after is not None:
             raise CallsApiError(400, 400, "Bad request", "give After or Before, not both")
 
@@ -565,20 +581,19 @@ class Calls:
     # -- the mock's own controls -------------------------------------------------------------------
 
     def find(self, sid: str) -> CallRecord | None:
-        """The call with this SID in any account, as it is now."""
-        self.advance()
+        """The call with this SID in any account."""
         return self.store.get(sid)
 
-    def hang_up(self, call: CallRecord) -> None:
+    def hang_up(self, call: CallRecord) -> CallRecord:
         """Ends an active call now: `completed` once talked on, `canceled` before that."""
         if not call.active:
             raise ValueError(f"call {call.sid} is over already")
-        now = max(float(math.floor(self.backend.clock.now())), call.updated_at)
-        self._end(call, now, COMPLETED if call.phase == TALKING else CANCELED)
-        self.store.save(call)
-
-    def reset(self, tenant_id: str | None = None) -> None:
-        self.store.reset(tenant_id)
+        with self.backend.unit():
+            ended = call.copy()
+            now = max(float(math.floor(self.backend.now())), call.updated_at)
+            self._end(ended, now, COMPLETED if call.phase == TALKING else CANCELED)
+            self.backend.put_call(ended)
+            return ended
 
     def record_incoming(
         self,
@@ -595,8 +610,7 @@ class Calls:
         max_time_limit: int = DEFAULT_MAX_TIME_LIMIT,
         attempt_time_out: int = DEFAULT_ATTEMPT_TIME_OUT,
     ) -> CallRecord:
-        """Keeps an incoming call (numbers E.164) and plays its script up to now."""
-        self.advance()
+        """Keeps an incoming call (numbers E.164), played up to now."""
         call = CallRecord(
             sid=sid,
             tenant_id=tenant_id,
@@ -617,31 +631,34 @@ class Calls:
             script=script,
             next_at=start,
         )
-        self.store.save(call)
-        self.advance()
+        with self.backend.unit():
+            now = self.backend.now()
+            while call.next_at is not None and call.next_at <= now:
+                self._step(call)
+            self.backend.put_call(call)
         return call
 
     def busy(self, tenant_id: str, number: str) -> bool:
-        """Whether a state-managed call of the account makes this user busy now."""
-        self.advance()
+        """Whether a state-managed call of the account makes this user busy."""
         return self.store.busy_call(tenant_id, number) is not None
 
     # -- the lifecycle -----------------------------------------------------------------------------
 
     def advance(self) -> list[CallRecord]:
-        """Takes every call through the steps whose time has come, in time order."""
-        now = self.backend.clock.now()
-        heap = [(c.next_at, c.seq, c) for c in self.store.due(now)]
-        heapq.heapify(heap)
-        changed: dict[str, CallRecord] = {}
-        while heap:
-            _, _, call = heapq.heappop(heap)
-            self._step(call)
-            self.store.save(call)
-            changed[call.sid] = call
-            if call.next_at is not None and call.next_at <= now:
-                heapq.heappush(heap, (call.next_at, call.seq, call))
-        return list(changed.values())
+        """Takes every call through the steps whose time has come, in time order (one unit)."""
+        with self.backend.unit():
+            now = self.backend.now()
+            heap = [(c.next_at, c.seq, c.copy()) for c in self.store.due(now)]
+            heapq.heapify(heap)
+            changed: dict[str, CallRecord] = {}
+            while heap:
+                _, _, call = heapq.heappop(heap)
+                self._step(call)
+                self.backend.put_call(call)
+                changed[call.sid] = call
+                if call.next_at is not None and call.next_at <= now:
+                    heapq.heappush(heap, (call.next_at, call.seq, call))
+            return list(changed.values())
 
     def _step(self, call: CallRecord) -> None:
         at = call.next_at
@@ -733,7 +750,7 @@ class Calls:
     def _notify(self, call: CallRecord, event: str) -> None:
         url = call.status_callbacks.get(event)
         if url is not None:
-            self.backend.events.emit(
+            self.backend.emit(
                 call.tenant_id, STATUS_CALLBACK, status_payload(call, event), url=url
             )
 

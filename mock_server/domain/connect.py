@@ -62,6 +62,7 @@ from .calls import (
     answer_number,
     behaviour,
 )
+from .deliveries import Delivery
 from .incoming import BUSY as OUTCOME_BUSY
 from .incoming import (
     CONNECTED,
@@ -88,10 +89,12 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 class ConnectAnswer(Protocol):
-    """What the fetch gives back (`callbacks.dispatcher.ConnectFetch`)."""
+    """What the fetch gives back (`callbacks.dispatcher.ConnectFetch`): the answer, or what is
+    wrong with it, and the request as the callback log shows it."""
 
     answer: dict[str, Any] | None
     errors: list[str]
+    delivery: Delivery
 
 
 Fetch = Callable[[str, str, dict[str, str]], Awaitable[ConnectAnswer]]
@@ -183,8 +186,8 @@ class ConnectApplet:
     ) -> IncomingCallResult:
         """Plays the call through the applet (numbers checked by `IncomingCalls.connect_url`)."""
         vn, caller = to_e164(call.vn), to_e164(call.caller)
-        start = float(math.floor(self.backend.clock.now()))
-        sid = self.backend.ids.call_sid()
+        start = float(math.floor(self.backend.now()))
+        sid = self.backend.calls.new_sid()
         result = IncomingCallResult(
             call_sid=sid, outcome="", reason="", vn=vn, caller=caller, flow="connect",
             connect_url=url, destinations=[],
@@ -195,9 +198,11 @@ class ConnectApplet:
         options: Options | None = None
         winner: Dial | None = None
         attempts = 0
+        requests: list[Delivery] = []
         while True:
             query = self._query(sid, caller, vn, start, now, last)
             fetched = await fetch(tenant.tenant_id, url, query)
+            requests.append(fetched.delivery)
             result.connect_requests += 1
             if fetched.errors or fetched.answer is None:
                 result.connect_errors = list(fetched.errors)
@@ -223,7 +228,10 @@ class ConnectApplet:
                 or result.connect_requests >= MAX_FETCHES
             ):
                 break
-        self._finish(tenant, result, dials, winner, options, start, now, call)
+        # The call and the requests made for it are kept together, once the applet is done.
+        with self.backend.unit():
+            self.backend.log_deliveries(requests)
+            self._finish(tenant, result, dials, winner, options, start, now, call)
         return result
 
     # -- the steps ------------------------------------------------------------------------------

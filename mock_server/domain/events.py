@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .allocations import Allocation
+from .deliveries import Delivery
 
 
 class EventSink(Protocol):
-    """Where the domain's callbacks go; the dispatcher is the one real implementation."""
+    """Where the domain's callbacks go; the dispatcher is the one real implementation.
 
-    def emit(
+    `prepare` checks a payload against its event's schema (raising when it breaks it) and makes
+    the deliveries to log, changing nothing; `dispatch` sends them once their unit of work is
+    committed.
+    """
+
+    def prepare(
         self,
         tenant_id: str,
         event: str,
         payload: dict[str, Any],
-        url: str | None = None,
-        sequence: str | None = None,
-    ) -> object: ...
+        url: str | None,
+        sequence: str | None,
+    ) -> list[Delivery]: ...
 
+    def redelivery(self, original: Delivery, url: str | None) -> Delivery: ...
 
-class DiscardEvents:
-    """An EventSink that drops everything: for code that runs the domain without delivery."""
-
-    def emit(
-        self,
-        tenant_id: str,
-        event: str,
-        payload: dict[str, Any],
-        url: str | None = None,
-        sequence: str | None = None,
-    ) -> object:
-        return None
+    def dispatch(self, deliveries: Sequence[Delivery]) -> None: ...
 
 
 def deallocation_payload(allocation: Allocation) -> dict[str, Any]:
@@ -47,3 +44,24 @@ def deallocation_payload(allocation: Allocation) -> dict[str, Any]:
         "bparty_pins": list(allocation.b_pins),
         "state": allocation.state,
     }
+
+
+class DiscardEvents:
+    """An EventSink that keeps and sends nothing: for code that runs the domain without
+    callbacks (benchmarks of the domain alone)."""
+
+    def prepare(
+        self,
+        tenant_id: str,
+        event: str,
+        payload: dict[str, Any],
+        url: str | None,
+        sequence: str | None,
+    ) -> list[Delivery]:
+        return []
+
+    def redelivery(self, original: Delivery, url: str | None) -> Delivery:
+        raise LookupError("nothing is logged")
+
+    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
+        return None

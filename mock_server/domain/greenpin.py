@@ -10,6 +10,7 @@ from ..clock import parse_local
 from ..errors import ExoBridgeError
 from ..settings import Tenant
 from .allocations import ACTIVE, GREENPIN, TWOWAY, Allocation, Party, SearchCriteria
+from .changes import StoreUnavailable
 from .numbers import normalise_numbers, normalise_vns
 from .pins import choose_pin
 
@@ -94,7 +95,11 @@ class GreenPins:
     # -- writing ------------------------------------------------------------------------------
 
     def create(self, tenant: Tenant, request: GreenPinRequest) -> Allocation:
-        now = self.backend.clock.now()
+        with self.backend.unit():
+            return self._create(tenant, request)
+
+    def _create(self, tenant: Tenant, request: GreenPinRequest) -> Allocation:
+        now = self.backend.now()
         assert request.transaction_id is not None, "the spec requires transaction_id"
         if self.store.active_by_ref(tenant.tenant_id, GREENPIN, request.transaction_id):
             raise ExoBridgeError(
@@ -127,10 +132,14 @@ class GreenPins:
             deallocate_at=now + self.backend.lifetime(tenant, request.duration),
         )
         self._assign_pins(tenant, allocation, request, previous=None)
-        self.backend.save(allocation)
+        self.backend.put(allocation)
         return allocation
 
     def update(self, tenant: Tenant, greenpin_id: str, request: GreenPinRequest) -> Allocation:
+        with self.backend.unit():
+            return self._update(tenant, greenpin_id, request)
+
+    def _update(self, tenant: Tenant, greenpin_id: str, request: GreenPinRequest) -> Allocation:
         current = self.get(tenant, greenpin_id)
         if not current.active:
             raise ExoBridgeError(22, f"allocation {greenpin_id} was deallocated")
@@ -151,17 +160,18 @@ class GreenPins:
         if request.usage is not None:
             updated.usage = request.usage
         if request.duration is not None:
-            updated.deallocate_at = self.backend.clock.now() + self.backend.lifetime(
+            updated.deallocate_at = self.backend.now() + self.backend.lifetime(
                 tenant, request.duration
             )
         self._assign_pins(tenant, updated, request, previous=current)
-        self.backend.save(updated)
+        self.backend.put(updated)
         return updated
 
     def bulk_update(
         self, tenant: Tenant, items: Sequence[BulkItem]
     ) -> list[Allocation | ExoBridgeError]:
-        """Applies every item that can be applied; one result per item, in order."""
+        """Applies every item that can be applied, each as a unit of its own; one result per
+        item, in order."""
         if len(items) > tenant.bulk_limit:
             raise ExoBridgeError(
                 17, f"{len(items)} items, the limit is {tenant.bulk_limit} per request"
@@ -177,14 +187,17 @@ class GreenPins:
                 results.append(self.update(tenant, item.greenpin_id, item.request))
             except ExoBridgeError as exc:
                 results.append(exc)
+            except StoreUnavailable as exc:
+                # This item is not kept; those before it are, and those after it are tried.
+                results.append(ExoBridgeError(0, str(exc)[:200]))
         return results
 
     def delete(self, tenant: Tenant, greenpin_id: str) -> Allocation:
         allocation = self.get(tenant, greenpin_id)
         if not allocation.active:
             raise ExoBridgeError(22, f"allocation {greenpin_id} was deallocated already")
-        self.backend.deallocate(allocation)
-        return allocation
+        with self.backend.unit():
+            return self.backend.deallocate(allocation)
 
     # -- rules --------------------------------------------------------------------------------
 

@@ -55,11 +55,15 @@ class GreenVNs:
         allocation = self.get(tenant, greenvn_id)
         if not allocation.active:
             raise ExoBridgeError(22, f"GreenVN allocation {greenvn_id} was deallocated already")
-        self.backend.deallocate(allocation)
-        return allocation
+        with self.backend.unit():
+            return self.backend.deallocate(allocation)
 
     def create(self, tenant: Tenant, request: GreenVNRequest) -> Allocation:
-        now = self.backend.clock.now()
+        with self.backend.unit():
+            return self._create(tenant, request)
+
+    def _create(self, tenant: Tenant, request: GreenVNRequest) -> Allocation:
+        now = self.backend.now()
         if self.store.active_by_ref(tenant.tenant_id, GREENVN, request.connection_id):
             raise ExoBridgeError(
                 18, f"connection_id {request.connection_id!r} is held by an active allocation"
@@ -104,7 +108,7 @@ class GreenVNs:
             deallocate_at=now + lifetime,
             flow_id=request.flow_id,
         )
-        self.backend.save(allocation)
+        self.backend.put(allocation)
         return allocation
 
     @staticmethod

@@ -132,10 +132,17 @@ class IncomingCalls:
         return url
 
     def receive(self, tenant: Tenant, call: IncomingCall) -> IncomingCallResult:
+        """Routes the call and keeps it, with the callbacks it causes, as one unit."""
         vn, caller = self._numbers(tenant, call)
-        start = self.backend.clock.now()
+        with self.backend.unit():
+            return self._receive(tenant, call, vn, caller)
+
+    def _receive(
+        self, tenant: Tenant, call: IncomingCall, vn: str, caller: str
+    ) -> IncomingCallResult:
+        start = self.backend.now()
         result = IncomingCallResult(
-            call_sid=self.backend.ids.call_sid(), outcome="", reason="", vn=vn, caller=caller
+            call_sid=self.backend.calls.new_sid(), outcome="", reason="", vn=vn, caller=caller
         )
         reached = self.backend.store.route(vn, caller)
         party = reached.party_reached(vn, caller) if reached is not None else None
@@ -211,9 +218,10 @@ class IncomingCalls:
         member = updated.a if party.name == "a" else updated.b
         member.numbers = (*member.numbers, caller)
         try:
-            self.backend.store.save(updated)
+            self.backend.store.check({(updated.tenant_id, updated.id): updated})
         except RouteTaken:
             return party
+        self.backend.put(updated)
         return member
 
     def _dial(self, call: IncomingCall, result: IncomingCallResult, number: str) -> None:
@@ -302,7 +310,7 @@ class IncomingCalls:
     def _emit(
         self, tenant: Tenant, event: str, payload: dict[str, Any], result: IncomingCallResult
     ) -> None:
-        self.backend.events.emit(tenant.tenant_id, event, payload, sequence=result.call_sid)
+        self.backend.emit(tenant.tenant_id, event, payload, sequence=result.call_sid)
         result.events.append(event)
 
     def _numbers(self, tenant: Tenant, call: IncomingCall) -> tuple[str, str]:

@@ -153,7 +153,7 @@ def call_request(body: dict[str, Any]) -> CallRequest:
 
 async def create_call(request: Request) -> JSONResponse:
     ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"])
+    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
     body = await ctx.body(request, "createCall")
     call = ctx.backend.calls.create(tenant, call_request(body))
     return _success(request, {"call_details": call_details(call)})
@@ -161,14 +161,14 @@ async def create_call(request: Request) -> JSONResponse:
 
 async def get_call(request: Request) -> JSONResponse:
     ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"])
+    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
     call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
     return _success(request, {"call_details": call_details(call)})
 
 
 async def get_call_legs(request: Request) -> JSONResponse:
     ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"])
+    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
     call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
     return _success(request, {"legs": [leg_details(leg) for leg in call.legs]})
 
@@ -179,7 +179,7 @@ async def get_call_legs(request: Request) -> JSONResponse:
 async def list_calls(request: Request) -> JSONResponse:
     ctx = context(request)
     account = request.path_params["account_sid"]
-    tenant = ctx.begin(request, account)
+    tenant = ctx.begin(request, account, calls=True)
     query = ctx.query_check("listCalls").parse(request.query_params)
     page_size = query["PageSize"]
     page = ctx.backend.calls.list_v1(
@@ -244,7 +244,7 @@ async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
 async def connect_call_v1(request: Request) -> JSONResponse:
     """The classic connect: `From` first, then `To`, through `CallerId` (a click-to-call)."""
     ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"])
+    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
     form = await _read_form(request, ctx.settings.max_body_bytes)
     _connect_check(ctx.spec).check(form)
     request_ = CallRequest(
@@ -272,7 +272,7 @@ async def get_call_v1(request: Request) -> JSONResponse:
         # The concrete path of `connectCallV1`, which only POSTs.
         raise HTTPException(405, "Method Not Allowed")
     ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"])
+    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
     call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
     return JSONResponse({"Call": v1_call(call)})
 
@@ -281,14 +281,16 @@ async def get_call_v1(request: Request) -> JSONResponse:
 
 
 async def hang_up(request: Request) -> JSONResponse:
-    calls = context(request).backend.calls
+    backend = context(request).backend
+    backend.tick()
+    calls = backend.calls
     sid = request.path_params["call_sid"]
     call = calls.find(sid)
     if call is None:
         raise ControlError(f"no call {sid!r}", 404)
     if not call.active:
         raise ControlError(f"call {sid} is over already ({call.status})", 409)
-    calls.hang_up(call)
+    call = calls.hang_up(call)
     return JSONResponse(
         {"sid": call.sid, "account_sid": call.tenant_id, "state": call.state, "status": call.status}
     )

@@ -1,4 +1,4 @@
-"""What every route needs: the backend, the spec's compiled checks, credentials, faults."""
+"""What every route needs: the backend, the spec's compiled checks, credentials."""
 
 from __future__ import annotations
 
@@ -12,22 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain.backend import Backend
-from ..errors import ExoBridgeError
 from ..settings import Settings, Tenant
 from ..spec import BodyCheck, QueryCheck, Spec
 from .requests import Credentials, header, read_json
-
-
-@dataclass
-class Faults:
-    """Injected failures (`POST /_mock/faults`): the next N provider requests answer code 0."""
-
-    internal_errors: int = 0
-
-    def take(self) -> None:
-        if self.internal_errors > 0:
-            self.internal_errors -= 1
-            raise ExoBridgeError(0, "fault injected through /_mock/faults")
 
 
 @dataclass
@@ -36,13 +23,9 @@ class ApiContext:
     spec: Spec
     backend: Backend
     credentials: Credentials = field(init=False)
-    faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
         self.credentials = Credentials(self.settings)
-        self._configured_callback_urls = {
-            t.tenant_id: dict(t.callback_urls) for t in self.settings.tenants.values()
-        }
         # Compiled once per operation, on first use.
         self.body_check = cache(self._body_check)
         self.query_check = cache(self._query_check)
@@ -53,17 +36,14 @@ class ApiContext:
     def _query_check(self, operation_id: str) -> QueryCheck:
         return self.spec.query_check(operation_id)
 
-    def restore_callback_urls(self, tenant_id: str | None = None) -> None:
-        """Undoes `/_mock/tenants/{id}/callback-urls`: back to the configured URLs."""
-        for tenant in self.settings.tenants.values():
-            if tenant_id in (None, tenant.tenant_id):
-                tenant.callback_urls.clear()
-                tenant.callback_urls.update(self._configured_callback_urls[tenant.tenant_id])
-
-    def begin(self, request: Request, tenant_id: str) -> Tenant:
-        """The start of every provider request: faults, due deallocations, then credentials."""
-        self.faults.take()
-        self.backend.deallocate_due()
+    def begin(self, request: Request, tenant_id: str, *, calls: bool = False) -> Tenant:
+        """The start of every provider request: faults, what the clock made due (deallocations;
+        calls' next steps too for the voice APIs), then credentials."""
+        self.backend.take_fault()
+        if calls:
+            self.backend.tick()
+        else:
+            self.backend.deallocate_due()
         return self.credentials.authorise(header(request, b"authorization"), tenant_id)
 
     async def body(self, request: Request, operation_id: str) -> Any:

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..callbacks.log import OUTCOMES
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
+from ..domain.deliveries import OUTCOMES
 from ..spec import ControlSpec
 from .context import context
 from .requests import has_lone_surrogates, parse_json
@@ -89,11 +89,6 @@ async def reset(request: Request) -> JSONResponse:
     if tenant_id is not None and tenant_id not in ctx.settings.tenants:
         raise ControlError(f"no tenant {tenant_id!r}", 404)
     ctx.backend.reset(tenant_id)
-    ctx.restore_callback_urls(tenant_id)
-    request.app.state.dispatcher.log.clear(tenant_id)
-    if tenant_id is None:
-        ctx.backend.clock.reset()
-        ctx.faults.internal_errors = 0
     return JSONResponse({"reset": tenant_id or "all"})
 
 
@@ -104,8 +99,10 @@ async def get_clock(request: Request) -> JSONResponse:
 async def advance_clock(request: Request) -> JSONResponse:
     ctx = context(request)
     body = await checked_body(request, "advanceClock")
-    ctx.backend.clock.advance(body["seconds"])
-    deallocated = ctx.backend.tick()
+    try:
+        deallocated = ctx.backend.advance_clock(body["seconds"])
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
     return JSONResponse({**_clock_body(request), "deallocated": [a.id for a in deallocated]})
 
 
@@ -130,7 +127,7 @@ async def list_callbacks(request: Request) -> JSONResponse:
     outcome = query.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
         raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
-    found = request.app.state.dispatcher.log.find(
+    found = context(request).backend.state.log.find(
         event=query.get("event"), tenant_id=query.get("tenant_id"), outcome=outcome
     )
     return JSONResponse({"callbacks": [d.as_json() for d in found]})
@@ -139,7 +136,7 @@ async def list_callbacks(request: Request) -> JSONResponse:
 async def redeliver_callback(request: Request) -> JSONResponse:
     body = await checked_body(request, "redeliverCallback")
     url = body.get("url")
-    again = request.app.state.dispatcher.redeliver(request.path_params["delivery_id"], url)
+    again = context(request).backend.redeliver(request.path_params["delivery_id"], url)
     if again is None:
         raise ControlError(f"no callback {request.path_params['delivery_id']!r} in the log", 404)
     return JSONResponse(again.as_json(), status_code=202)
@@ -149,7 +146,7 @@ async def set_faults(request: Request) -> JSONResponse:
     ctx = context(request)
     body = await checked_body(request, "setFaults")
     count = int(body.get("internal_errors", 0))
-    ctx.faults.internal_errors = count
+    ctx.backend.set_faults(count)
     return JSONResponse({"internal_errors": count})
 
 
@@ -165,12 +162,8 @@ async def set_callback_urls(request: Request) -> JSONResponse:
     unknown = sorted(set(body) - known)
     if unknown:
         raise ControlError(f"no callback event {unknown[0]!r}; events: {', '.join(sorted(known))}")
-    for event, url in body.items():
-        if url is None:
-            tenant.callback_urls.pop(event, None)
-        else:
-            tenant.callback_urls[event] = url
-    return JSONResponse({"tenant_id": tenant.tenant_id, "callback_urls": tenant.callback_urls})
+    urls = ctx.backend.set_callback_urls(tenant.tenant_id, body)
+    return JSONResponse({"tenant_id": tenant.tenant_id, "callback_urls": dict(urls)})
 
 
 async def control_error(request: Request, exc: Exception) -> JSONResponse:

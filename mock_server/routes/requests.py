@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from typing import Any
 
@@ -23,8 +24,23 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Integral floats up to this size are exact in a double, and are read as the integer they are.
+_EXACT_INTEGERS = 2**53
+
+
+def _read_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent, read by its value (the spec's rule): `1234.0`
+    and `1.234e3` are 1234; one out of a double's range is refused."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    if value.is_integer() and abs(value) < _EXACT_INTEGERS:
+        return int(value)
+    return value
+
+
 # One decoder for every request (json.loads with options builds a new one per call).
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_read_float)
 # An escaped UTF-16 surrogate (`\ud800`): paired ones decode to one character, a lone one to a
 # string that is not Unicode text and cannot be stored, answered or sent in a callback.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

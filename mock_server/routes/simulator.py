@@ -33,7 +33,7 @@ async def incoming_call(request: Request) -> JSONResponse:
         busy=body.get("busy", False),
         talk_seconds=int(body.get("talk_seconds", DEFAULT_TALK_SECONDS)),
     )
-    ctx.backend.deallocate_due()
+    ctx.backend.tick()
     try:
         url = ctx.backend.incoming.connect_url(tenant, call)
         if url is None:
@@ -61,7 +61,7 @@ async def set_connect_url(request: Request) -> JSONResponse:
     if tenant.pool_number(vn) is None:
         raise ControlError(f"{vn} is not a virtual number of tenant {tenant.tenant_id}", 404)
     url = (await checked_body(request, "setConnectUrl"))["url"]
-    ctx.backend.connect_urls[vn] = url
+    ctx.backend.set_connect_url(vn, url)
     return JSONResponse({"tenant_id": tenant.tenant_id, "vn": vn, "connect_url": url})
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..domain.allocations import Allocation, RouteTaken, SearchCriteria
-from .base import Store
+from ..domain.ports import Store
 
 
 def _deallocation_order(allocation: Allocation) -> tuple[float, float, str]:
@@ -40,60 +40,76 @@ class MemoryStore(Store):
     def has_routes(self, vn: str) -> bool:
         return bool(self._routes.get(vn))
 
-    def save(self, allocation: Allocation) -> None:
-        tenant = self._allocations.get(allocation.tenant_id)
-        if tenant is None:
-            tenant = self._allocations[allocation.tenant_id] = {}
-        old = tenant.get(allocation.id)
-        if old is allocation and allocation.active:
-            # Its routes and time may have changed with no way to tell what they were.
-            raise ValueError("an active allocation is changed by saving a changed copy of it")
-        if old is not None:
-            self._unindex(old)
-        if allocation.active:
-            try:
-                self._claim_routes(allocation)
-            except RouteTaken:
-                if old is not None:
-                    self._index(old)
-                raise
-            refs = self._refs.get((allocation.tenant_id, allocation.kind))
-            if refs is None:
-                refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
-            refs[allocation.ref] = allocation
-            if old is None or not old.active or old.deallocate_at != allocation.deallocate_at:
-                heapq.heappush(
-                    self._schedule,
-                    (allocation.deallocate_at, allocation.tenant_id, allocation.id),
-                )
-        tenant[allocation.id] = allocation
+    # -- writes: check everything, then apply what cannot fail ----------------------------------
 
-    def _claim_routes(self, allocation: Allocation) -> None:
-        """Points every route of the allocation at it, or none when one is another's."""
-        claimed: list[tuple[dict[str, Allocation], str]] = []
+    def check(self, versions: Mapping[tuple[str, str], Allocation]) -> None:
+        if len(versions) == 1:
+            # The common case (one create or update): no claims of other versions to compare.
+            for version in versions.values():
+                self._check_one(version, versions)
+            return
+        claimed: dict[tuple[str, str], Allocation] = {}
+        for version in versions.values():
+            self._check_one(version, versions)
+            if version.active:
+                for route in version.routes():
+                    other = claimed.setdefault(route, version)
+                    if other is not version:
+                        raise RouteTaken(route[0], route[1], other)
+
+    def _check_one(
+        self, version: Allocation, versions: Mapping[tuple[str, str], Allocation]
+    ) -> None:
+        stored = self.get(version.tenant_id, version.id)
+        if stored is version:
+            # Its routes and time may have changed with no way to tell what they were.
+            raise ValueError("a stored allocation is changed by saving a changed copy of it")
+        if not version.active:
+            return
+        for vn, key in version.routes():
+            owner = self.route(vn, key)
+            if owner is None or (owner.tenant_id == version.tenant_id and owner.id == version.id):
+                continue
+            replacement = versions.get((owner.tenant_id, owner.id))
+            if replacement is None or (
+                replacement.active and (vn, key) in replacement.routes()
+            ):
+                raise RouteTaken(vn, key, owner)
+
+    def apply(self, versions: Iterable[Allocation]) -> None:
+        versions = list(versions)
+        # Every old version leaves the indexes first, so that a route one version gives up and
+        # another takes in the same unit ends up with the one that takes it.
+        olds = [self.get(v.tenant_id, v.id) for v in versions]
+        for old in olds:
+            if old is not None:
+                self._unindex(old)
+        for version, old in zip(versions, olds, strict=True):
+            tenant = self._allocations.get(version.tenant_id)
+            if tenant is None:
+                tenant = self._allocations[version.tenant_id] = {}
+            tenant[version.id] = version
+            if version.active:
+                self._index(version)
+                if old is None or not old.active or old.deallocate_at != version.deallocate_at:
+                    heapq.heappush(
+                        self._schedule, (version.deallocate_at, version.tenant_id, version.id)
+                    )
+
+    def _index(self, allocation: Allocation) -> None:
         for vn, key in allocation.routes():
             by_key = self._routes.get(vn)
             if by_key is None:
                 by_key = self._routes[vn] = {}
-            owner = by_key.get(key)
-            if owner is None:
-                # Claimed at once and undone on a conflict, which is rare.
-                by_key[key] = allocation
-                claimed.append((by_key, key))
-            elif owner is not allocation:
-                for undo, undo_key in claimed:
-                    del undo[undo_key]
-                raise RouteTaken(vn, key, owner)
-
-    def _index(self, allocation: Allocation) -> None:
-        if not allocation.active:
-            return
-        for vn, key in allocation.routes():
-            self._routes.setdefault(vn, {})[key] = allocation
-        refs = self._refs.setdefault((allocation.tenant_id, allocation.kind), {})
+            by_key[key] = allocation
+        refs = self._refs.get((allocation.tenant_id, allocation.kind))
+        if refs is None:
+            refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
         refs[allocation.ref] = allocation
 
     def _unindex(self, allocation: Allocation) -> None:
+        if not allocation.active:
+            return
         for vn, key in allocation.routes():
             routes = self._routes.get(vn)
             if routes is not None and routes.get(key) is allocation:
@@ -101,6 +117,8 @@ class MemoryStore(Store):
         refs = self._refs.get((allocation.tenant_id, allocation.kind))
         if refs is not None and refs.get(allocation.ref) is allocation:
             del refs[allocation.ref]
+
+    # -- reads ----------------------------------------------------------------------------------
 
     def search(
         self, tenant_id: str, kind: str, criteria: SearchCriteria, offset: int, limit: int
@@ -122,11 +140,17 @@ class MemoryStore(Store):
 
     def due(self, now: float) -> list[Allocation]:
         found: dict[tuple[str, str], Allocation] = {}
+        kept: list[tuple[float, str, str]] = []
         while self._schedule and self._schedule[0][0] <= now:
-            allocation = self._scheduled(heapq.heappop(self._schedule))
-            # A version moved to another time and back is in the heap twice: taken once.
-            if allocation is not None:
+            entry = heapq.heappop(self._schedule)
+            allocation = self._scheduled(entry)
+            # Stale entries go for good; live ones go back, since the deallocation may not be
+            # committed. A version moved to another time and back is in the heap twice: once.
+            if allocation is not None and (allocation.tenant_id, allocation.id) not in found:
                 found[(allocation.tenant_id, allocation.id)] = allocation
+                kept.append(entry)
+        for entry in kept:
+            heapq.heappush(self._schedule, entry)
         # By time, then in order of creation (the heap orders equal times by tenant and id).
         return sorted(found.values(), key=_deallocation_order)
 

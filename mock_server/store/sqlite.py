@@ -1,169 +1,388 @@
-"""A store that survives restarts: every save is written to SQLite before it returns.
+"""The state file (`--state-file`): SQLite, written in one transaction per unit of work.
 
-Reads are served from the in-memory indexes of `MemoryStore`, rebuilt from the file on start, so
-lookups cost the same as without a file; writes are one row upsert and a commit each. With WAL and
-`synchronous=NORMAL`, a committed write survives the process being killed (a power cut may lose
-the last transactions; `synchronous=FULL` via `durability="full"` closes that gap at a cost).
+Reads are served from memory (`store/state.py` loads the file on start), so lookups cost the same
+as without a file; each commit is one transaction over every table, so a change is on disk whole
+or not at all before its answer leaves. With WAL and `synchronous=NORMAL` a committed change
+survives the process being killed (a power cut may lose the last transactions;
+`durability="full"` closes that gap at a cost).
+
+The file holds a format version (`meta.schema_version`): older files are migrated on open, newer
+ones refused. One process at a time: an exclusive lock on `<file>.lock` names its holder.
 """
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
+import logging
+import os
+import pickle
+import socket
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..domain.allocations import Allocation, Party, SearchCriteria
-from .base import Store
-from .memory import MemoryStore
+from ..domain.allocations import Allocation
+from ..domain.calls import CallRecord
+from ..domain.changes import Changeset, RuntimeState, StoreUnavailable
+from ..domain.deliveries import Delivery
+from . import rows
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+logger = logging.getLogger("exomock")
 
-
-def _party_row(party: Party) -> dict[str, Any]:
-    return {
-        "numbers": party.numbers,
-        "vns": party.vns,
-        "pins": party.pins,
-        # Read by versions that stored it; this one derives it from the PINs.
-        "pin_length": party.pin_length,
-    }
-
-
-def _encode(allocation: Allocation) -> str:
-    return json.dumps(
-        {
-            "kind": allocation.kind,
-            "ref": allocation.ref,
-            "a": _party_row(allocation.a),
-            "b": _party_row(allocation.b),
-            "usage": allocation.usage,
-            "state": allocation.state,
-            "created_at": allocation.created_at,
-            "deallocate_at": allocation.deallocate_at,
-            "deallocated_at": allocation.deallocated_at,
-            "flow_id": allocation.flow_id,
-        },
-        separators=(",", ":"),
-    )
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS allocations (tenant_id TEXT NOT NULL, id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant_id, id))",
+    "CREATE TABLE IF NOT EXISTS calls (sid TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS callbacks (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+    " tenant_id TEXT NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+)
 
 
-def _decode(tenant_id: str, allocation_id: str, text: str) -> Allocation:
-    raw = json.loads(text)
-    return Allocation(
-        kind=raw["kind"],
-        tenant_id=tenant_id,
-        id=allocation_id,
-        ref=raw["ref"],
-        a_numbers=tuple(raw["a"]["numbers"]),
-        a_vns=tuple(raw["a"]["vns"]),
-        a_pins=tuple(raw["a"]["pins"]),
-        b_numbers=tuple(raw["b"]["numbers"]),
-        b_vns=tuple(raw["b"]["vns"]),
-        b_pins=tuple(raw["b"]["pins"]),
-        usage=raw["usage"],
-        state=raw["state"],
-        created_at=raw["created_at"],
-        deallocate_at=raw["deallocate_at"],
-        deallocated_at=raw["deallocated_at"],
-        flow_id=raw["flow_id"],
-    )
+class StateFileError(Exception):
+    """The state file cannot be used; the message is one line that names it."""
 
 
-def open_state_file(path: str | Path, durability: str = "normal") -> sqlite3.Connection:
-    """A connection to the state file in autocommit mode: every statement is committed before
-    it returns, and with WAL survives the process being killed."""
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-    return db
+@dataclass
+class Snapshot:
+    """Everything a state file holds, in the order it was first written."""
+
+    allocations: list[Allocation] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    runtime: RuntimeState = field(default_factory=RuntimeState)
+    # How many times the file was opened before this time.
+    starts: int = 0
 
 
-class SqliteStore(Store):
+class StateFile:
+    """Opening reads and checks, and writes nothing: a file refused is left as it was. The
+    first write is `begin`, once the whole state has been read and found sound."""
+
     def __init__(self, path: str | Path, *, durability: str = "normal") -> None:
         self.path = Path(path)
-        self._db = open_state_file(self.path, durability)
+        if self.path.is_dir():
+            raise StateFileError(f"state file {self.path} is a directory")
+        if not self.path.parent.is_dir():
+            raise StateFileError(
+                f"state file {self.path}: folder {self.path.parent} does not exist"
+            )
+        self._durability = durability
         self._lock = threading.Lock()
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS allocations ("
-            " tenant_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,"
-            " PRIMARY KEY (tenant_id, id))"
-        )
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
-        self._memory = MemoryStore()
-        self._seq = 0
-        for tenant_id, allocation_id, seq, body in self._db.execute(
-            "SELECT tenant_id, id, seq, body FROM allocations ORDER BY seq"
+        self._lock_file = _take_lock(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            self._lock_file.close()
+            raise StateFileError(f"state file {self.path} cannot be opened: {exc}") from None
+        try:
+            self.version = self._version()
+        except BaseException:
+            self.close()
+            raise
+        self._seq = {"allocations": 0, "calls": 0, "callbacks": 0}
+        self.callbacks_kept = 10_000
+        self._migrated_calls: list[CallRecord] = []
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _version(self) -> int | None:
+        """The file's format, None for a new (empty) file; refuses a file of another kind or of
+        a newer format."""
+        try:
+            tables = self._tables()
+            if not tables:
+                return None
+            if not {"meta", "allocations"} <= tables:
+                raise StateFileError(
+                    f"{self.path} is not an exomock state file (it has tables "
+                    f"{', '.join(sorted(tables))[:200]}); give another path"
+                )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+            found = row.fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StateFileError(f"state file {self.path} is not readable: {exc}") from None
+        version = found[0] if found else None
+        if not (isinstance(version, str) and version.isdigit() and len(version) < 6):
+            raise StateFileError(f"{self.path} has no readable format version")
+        if int(version) > SCHEMA_VERSION:
+            raise StateFileError(
+                f"{self.path} is in format {version}, written by a newer exomock; this one reads "
+                f"formats up to {SCHEMA_VERSION}"
+            )
+        return int(version)
+
+    def _tables(self) -> set[str]:
+        return {
+            n for (n,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+
+    def load(self) -> Snapshot:
+        """Everything in the file (format 1 read as it was written); nothing is written."""
+        snapshot = Snapshot()
+        if self.version is None:
+            return snapshot
+        table = "meta"
+        try:
+            with self._lock:
+                db = self._db
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                snapshot.starts = int(meta.get("starts", "0"))
+                if "runtime" in meta:
+                    snapshot.runtime = RuntimeState.from_json(json.loads(meta["runtime"]))
+                table = "allocations"
+                for tenant_id, allocation_id, seq, body in db.execute(
+                    "SELECT tenant_id, id, seq, body FROM allocations ORDER BY seq"
+                ):
+                    snapshot.allocations.append(
+                        rows.decode_allocation(tenant_id, allocation_id, body)
+                    )
+                    self._seq["allocations"] = max(self._seq["allocations"], seq)
+                table = "calls"
+                snapshot.calls = self._read_calls()
+                self._seq["calls"] = max((c.seq for c in snapshot.calls), default=0)
+                table = "callbacks"
+                if "callbacks" in self._tables():
+                    for seq, body in db.execute("SELECT seq, body FROM callbacks ORDER BY seq"):
+                        snapshot.deliveries.append(rows.decode_delivery(body))
+                        self._seq["callbacks"] = max(self._seq["callbacks"], seq)
+        except sqlite3.DatabaseError as exc:
+            raise StateFileError(f"state file {self.path} is not readable: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            raise StateFileError(
+                f"state file {self.path} has an unreadable row in {table} ({detail})"
+            ) from None
+        if self.version == 1:
+            self._migrated_calls = snapshot.calls
+        return snapshot
+
+    def _read_calls(self) -> list[CallRecord]:
+        if "calls" not in self._tables():
+            return []
+        if self.version != 1:
+            return [
+                rows.decode_call(body)
+                for (body,) in self._db.execute("SELECT body FROM calls ORDER BY seq")
+            ]
+        # Format 1 pickled them, in the order made; only the call classes may be read.
+        calls = []
+        for seq, (sid, body) in enumerate(
+            self._db.execute("SELECT sid, body FROM calls ORDER BY rowid").fetchall(), start=1
         ):
-            self._memory.save(_decode(tenant_id, allocation_id, body))
-            self._seq = max(self._seq, seq)
+            try:
+                call = _CallUnpickler(io.BytesIO(body)).load()
+            except Exception as exc:
+                raise StateFileError(
+                    f"{self.path}: call {sid} of format 1 cannot be read: {exc}"[:300]
+                ) from None
+            if not isinstance(call, CallRecord):
+                raise StateFileError(f"{self.path}: call {sid} of format 1 is not a call")
+            call.seq = seq
+            calls.append(call)
+        return calls
 
-    # -- reads: from memory ---------------------------------------------------------------------
+    def begin(self, starts: int) -> None:
+        """Makes the file ready for writing, once what `load` read was found sound: a new
+        file gets its tables, an older format is migrated; counts this start (`starts` came
+        before it)."""
+        try:
+            with self._lock:
+                db = self._db
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(
+                    f"PRAGMA synchronous={'FULL' if self._durability == 'full' else 'NORMAL'}"
+                )
+                with _transaction(db):
+                    if self.version is None:
+                        for statement in _TABLES:
+                            db.execute(statement)
+                        db.execute(
+                            "INSERT INTO meta VALUES ('schema_version', ?)",
+                            (str(SCHEMA_VERSION),),
+                        )
+                    elif self.version == 1:
+                        self._migrate_from_1(db)
+                    db.execute(
+                        "INSERT INTO meta VALUES ('starts', ?) ON CONFLICT(key)"
+                        " DO UPDATE SET value = excluded.value",
+                        (str(starts + 1),),
+                    )
+        except sqlite3.Error as exc:
+            raise StateFileError(f"state file {self.path} cannot be written: {exc}") from None
+        self.version = SCHEMA_VERSION
 
-    def get(self, tenant_id: str, allocation_id: str) -> Allocation | None:
-        return self._memory.get(tenant_id, allocation_id)
+    def _migrate_from_1(self, db: sqlite3.Connection) -> None:
+        """Format 1 kept calls pickled and callbacks without their tenant: rewritten as JSON
+        (in `begin`'s transaction)."""
+        tables = self._tables()
+        callbacks = []
+        if "callbacks" in tables:
+            callbacks = db.execute("SELECT id, seq, body FROM callbacks").fetchall()
+            db.execute("DROP TABLE callbacks")
+        if "calls" in tables:
+            db.execute("DROP TABLE calls")
+        for statement in _TABLES:
+            db.execute(statement)
+        db.executemany(
+            "INSERT INTO calls VALUES (?, ?, ?, ?)",
+            [(c.sid, c.tenant_id, c.seq, rows.encode_call(c)) for c in self._migrated_calls],
+        )
+        db.executemany(
+            "INSERT INTO callbacks VALUES (?, ?, ?, ?)",
+            [
+                (delivery_id, seq, json.loads(body).get("tenant_id", ""), body)
+                for delivery_id, seq, body in callbacks
+            ],
+        )
+        db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        self._migrated_calls = []
+        logger.info("state file %s migrated from format 1 to %d", self.path, SCHEMA_VERSION)
 
-    def active_by_ref(self, tenant_id: str, kind: str, ref: str) -> Allocation | None:
-        return self._memory.active_by_ref(tenant_id, kind, ref)
+    # -- writing --------------------------------------------------------------------------------
 
-    def route(self, vn: str, key: str) -> Allocation | None:
-        return self._memory.route(vn, key)
-
-    def has_routes(self, vn: str) -> bool:
-        return self._memory.has_routes(vn)
-
-    def search(
-        self, tenant_id: str, kind: str, criteria: SearchCriteria, offset: int, limit: int
-    ) -> tuple[int, list[Allocation]]:
-        return self._memory.search(tenant_id, kind, criteria, offset, limit)
-
-    def due(self, now: float) -> list[Allocation]:
-        return self._memory.due(now)
-
-    def next_due(self) -> float | None:
-        return self._memory.next_due()
-
-    def allocations(self, tenant_id: str) -> Iterable[Allocation]:
-        return self._memory.allocations(tenant_id)
-
-    # -- writes: to the file first --------------------------------------------------------------
-
-    def save(self, allocation: Allocation) -> None:
-        existing = self._memory.get(allocation.tenant_id, allocation.id)
-        # Check the routes in memory first, so that a refused save writes nothing.
-        self._memory.save(allocation)
+    def write(self, changes: Changeset) -> None:
+        """Writes the whole changeset in one transaction; StoreUnavailable (nothing written)
+        when any step fails."""
         with self._lock:
-            if existing is None:
-                self._seq += 1
-                seq = self._seq
-            else:
-                row = self._db.execute(
-                    "SELECT seq FROM allocations WHERE tenant_id=? AND id=?",
-                    (allocation.tenant_id, allocation.id),
-                ).fetchone()
-                seq = row[0] if row else self._next_seq()
-            self._db.execute(
-                "INSERT OR REPLACE INTO allocations VALUES (?, ?, ?, ?)",
-                (allocation.tenant_id, allocation.id, seq, _encode(allocation)),
+            seq = dict(self._seq)
+            try:
+                with _transaction(self._db):
+                    self._write(changes, seq)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"the state file could not be written: {exc}") from exc
+            self._seq = seq
+
+    def _write(self, changes: Changeset, seq: dict[str, int]) -> None:
+        db = self._db
+        for tenant_id in changes.resets:
+            for name in ("allocations", "calls", "callbacks"):
+                if tenant_id is None:
+                    db.execute(f"DELETE FROM {name}")
+                else:
+                    db.execute(f"DELETE FROM {name} WHERE tenant_id = ?", (tenant_id,))
+        if changes.allocations:
+            db.executemany(
+                "INSERT INTO allocations VALUES (?, ?, ?, ?) ON CONFLICT(tenant_id, id)"
+                " DO UPDATE SET body = excluded.body",
+                [
+                    (a.tenant_id, a.id, _next(seq, "allocations"), rows.encode_allocation(a))
+                    for a in changes.allocations.values()
+                ],
+            )
+        if changes.calls:
+            db.executemany(
+                "INSERT INTO calls VALUES (?, ?, ?, ?) ON CONFLICT(sid)"
+                " DO UPDATE SET body = excluded.body",
+                [
+                    (c.sid, c.tenant_id, c.seq, rows.encode_call(c))
+                    for c in changes.calls.values()
+                ],
+            )
+        if changes.deliveries:
+            db.executemany(
+                "INSERT OR REPLACE INTO callbacks VALUES (?, ?, ?, ?)",
+                [
+                    (d.id, _next(seq, "callbacks"), d.tenant_id, rows.encode_delivery(d))
+                    for d in changes.deliveries
+                ],
+            )
+            # The table is as long as the log.
+            db.execute(
+                "DELETE FROM callbacks WHERE seq <= ?", (seq["callbacks"] - self.callbacks_kept,)
+            )
+        if changes.runtime is not None:
+            db.execute(
+                "INSERT INTO meta VALUES ('runtime', ?) ON CONFLICT(key)"
+                " DO UPDATE SET value = excluded.value",
+                (json.dumps(changes.runtime.as_json()),),
             )
 
-    def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def reset(self, tenant_id: str | None = None) -> None:
-        with self._lock:
-            if tenant_id is None:
-                self._db.execute("DELETE FROM allocations")
-            else:
-                self._db.execute("DELETE FROM allocations WHERE tenant_id=?", (tenant_id,))
-        self._memory.reset(tenant_id)
+    def update_delivery(self, delivery: Delivery) -> None:
+        """Keeps a delivery's new attempt or outcome. A failure is logged, not raised: the
+        delivery goes on, and a restart resumes it from what the file last had."""
+        try:
+            with self._lock:
+                self._db.execute(
+                    "UPDATE callbacks SET body = ? WHERE id = ?",
+                    (rows.encode_delivery(delivery), delivery.id),
+                )
+        except sqlite3.Error as exc:
+            logger.warning("state file: delivery %s not recorded: %s", delivery.id, exc)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._lock_file.close()
+
+
+def _next(seq: dict[str, int], table: str) -> int:
+    seq[table] += 1
+    return seq[table]
+
+
+class _transaction:
+    """BEGIN ... COMMIT, or ROLLBACK when anything in between raised."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+        if kind is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+
+def _take_lock(path: Path) -> Any:
+    """An exclusive lock on `<path>.lock`, held for as long as the file is open (the kernel
+    lets go of it when the process ends, however it ends)."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until close
+    except OSError as exc:
+        raise StateFileError(
+            f"state file {path}: cannot open {lock_path}: {exc.strerror}"
+        ) from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read(200).strip() or "another process"
+        handle.close()
+        raise StateFileError(f"state file {path} is in use by {holder}") from None
+    handle.seek(0)
+    handle.truncate()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    handle.write(f"exomock pid {os.getpid()} on {socket.gethostname()} since {stamp}\n")
+    handle.flush()
+    return handle
+
+
+class _CallUnpickler(pickle.Unpickler):
+    """Reads format-1 call rows: only the call classes, nothing else a pickle could name."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        from ..domain import calls
+
+        allowed = {
+            ("mock_server.domain.calls", "CallRecord"): calls.CallRecord,
+            ("mock_server.domain.calls", "Leg"): calls.Leg,
+            ("mock_server.domain.calls", "Script"): calls.Script,
+        }
+        found = allowed.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a state file")
+        return found
