@@ -217,6 +217,8 @@ def run_suite(base_url: str, selection: str, *extra: str) -> tuple[int, str]:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "contract_tests"), "--base-url", base_url,
          "--examples", "8", "-p", "no:cacheprovider", "-q", "-rf", "-rs", "--no-header",
+         # One process, as `exomock check` runs it: workers would clean up each other's work.
+         "-n", "0",
          "-k", selection, *extra],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
