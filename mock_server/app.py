@@ -28,6 +28,7 @@ from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .settings import Settings
 from .spec import Spec
+from .store.deliveries import DeliveryLog
 from .store.state import State
 
 logger = logging.getLogger("exomock")
@@ -166,7 +167,7 @@ def create_app(
     settings = settings or Settings.load()
     spec = spec or Spec()
     clock = clock or Clock()
-    state = state or State(allocations=store)
+    state = state or State(allocations=store, log=DeliveryLog(settings.callbacks.retention))
     ids = IdSource(seed, stream=state.starts)
     dispatcher = CallbackDispatcher(
         settings,

@@ -32,7 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
         from .store.state import State
 
         try:
-            state = State.open(args.state_file)
+            state = State.open(args.state_file, retention=settings.callbacks.retention)
         except StateFileError as exc:
             print(f"exomock: {exc}", file=sys.stderr)
             return 2

@@ -107,10 +107,20 @@ class ChaosSettings:
 
 @dataclass(frozen=True)
 class CallbackSettings:
+    # One attempt (connect, send, answer) as a whole.
     timeout_seconds: float = 15.0
     retry_delays_seconds: tuple[float, ...] = (1.0, 5.0)
     signing_secret: str | None = None
     chaos: ChaosSettings = ChaosSettings()
+    # Deliveries in flight at once, in all and to one destination (scheme, host and port).
+    workers: int = 32
+    per_host: int = 8
+    # Log entries kept; pending deliveries are never dropped, finished ones go oldest first.
+    retention: int = 10_000
+    # How much of a receiver's answer is read (its status decides; the body is not used).
+    max_answer_bytes: int = 65536
+    # Each retry delay varies by up to this fraction either way.
+    jitter: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -154,11 +164,12 @@ class Settings:
                 flows=tuple(t.get("flows", ())),
                 callback_urls=dict(t.get("callback_urls", {})),
             )
-        cb = raw.get("callbacks", {})
+        cb = dict(raw.get("callbacks", {}))
         callbacks = CallbackSettings(
-            timeout_seconds=cb.get("timeout_seconds", 15.0),
-            retry_delays_seconds=tuple(cb.get("retry_delays_seconds", (1.0, 5.0))),
-            signing_secret=cb.get("signing_secret"),
+            **{k: v for k, v in cb.items() if k not in ("retry_delays_seconds", "chaos")},
+            retry_delays_seconds=tuple(
+                cb.get("retry_delays_seconds", CallbackSettings.retry_delays_seconds)
+            ),
             chaos=ChaosSettings(**cb.get("chaos", {})),
         )
         limits = raw.get("limits", {})

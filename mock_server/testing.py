@@ -22,6 +22,7 @@ import uvicorn
 from .app import create_app
 from .settings import Settings
 from .store.base import Store
+from .store.state import State
 
 DEFAULT_TENANT = "demo"
 DEFAULT_AUTH = ("demo_key", "demo_token")
@@ -42,12 +43,13 @@ class MockServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         store: Store | None = None,
+        state: State | None = None,
         seed: int | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         # Inside someone else's process: leave its garbage collector alone.
-        self.app = create_app(settings, store=store, seed=seed, tune_gc=False)
+        self.app = create_app(settings, store=store, state=state, seed=seed, tune_gc=False)
         self.settings: Settings = self.app.state.settings
         self.tenant_id = DEFAULT_TENANT
         self.auth = DEFAULT_AUTH

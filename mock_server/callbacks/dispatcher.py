@@ -1,10 +1,11 @@
 """The one way out for callbacks: validate against the event's schema, deliver, retry, log.
 
 A callback is prepared (checked, made a log entry) inside the unit of work that causes it and
-sent only once that unit is committed (`dispatch`). Delivery runs in background tasks, so the API
-answer that caused a callback never waits for the receiver. The defaults follow the provider's
-documented behaviour (answer within a few seconds, two retries); they are configuration
-(`callbacks:` in the YAML).
+sent only once that unit is committed (`dispatch`), through the outbox (`outbox.py`): a bounded
+set of workers, fair between destinations, so the API answer that caused a callback never waits
+for the receiver. Each attempt is bounded as a whole (connect, send, answer), and the answer is
+read as a stream up to a limit. The defaults follow the provider's documented behaviour (answer
+within a few seconds, two retries); they are configuration (`callbacks:` in the YAML).
 
 The one request the mock makes and waits for is the programmable Connect applet's GET
 (`fetch_connect`): an incoming call cannot go on without its answer. It is checked against the
@@ -23,7 +24,6 @@ import json
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,33 +35,40 @@ from ..domain.deliveries import DELIVERED, FAILED, NOT_SENT, PENDING, Attempt, D
 from ..ids import IdSource
 from ..settings import CallbackSettings, Settings
 from ..store.deliveries import DeliveryLog
+from .connect_fetch import (
+    CONNECT_REQUEST,
+    CONNECT_RESPONSE,
+    CONNECT_TIMEOUT_SECONDS,
+    ConnectFetch,
+    fetch,
+    short,
+)
+from .outbox import DONE, RETRY, Outbox
 
-CONNECT_REQUEST = "connect_applet_request"
-CONNECT_RESPONSE = "connect_applet_response"
-# The longest the Connect applet waits for its URL (or the callbacks' timeout, when shorter).
-CONNECT_TIMEOUT_SECONDS = 5.0
-MAX_CONNECT_ANSWER_BYTES = 1048576
-# At most this many problems of one answer are reported, each at most MESSAGE_LIMIT characters.
-MAX_ANSWER_ERRORS = 10
-MESSAGE_LIMIT = 300
+MAX_URL_LENGTH = 2048
 
 
 class CallbackSchemaViolation(RuntimeError):
     """The mock built a callback its own schema refuses: a defect of the mock, never sent."""
 
 
-@dataclass
-class ConnectFetch:
-    """What a Connect applet URL answered: the answer when it is usable, else what is wrong."""
+def url_problem(url: str) -> str | None:
+    """Why a callback or Connect URL cannot be requested (None when it can)."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"invalid URL: longer than {MAX_URL_LENGTH} characters"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        return short(f"invalid URL {url[:100]!r}: {exc}")
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return short(f"invalid URL {url[:100]!r}: an http or https URL with a host is expected")
+    return None
 
-    status_code: int | None
-    answer: dict[str, Any] | None
-    errors: list[str]
-    delivery: Delivery
 
-
-def _short(text: str) -> str:
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+def destination(url: str) -> str:
+    """Scheme, host and port: what the per-destination limit counts."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -85,44 +92,75 @@ class CallbackDispatcher:
         self.options: CallbackSettings = settings.callbacks
         self.clock = clock
         self.ids = ids
-        self.log = log if log is not None else DeliveryLog()
+        self.log = log if log is not None else DeliveryLog(self.options.retention)
         self._validators = {
             event: jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
             for event, schema in schemas.items()
         }
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        # The last delivery under way of each sequence, which the next one waits for.
-        self._sequences: dict[str, asyncio.Task[None]] = {}
-        self._waiting: list[Delivery] = []
+        self._outbox: Outbox | None = None
+        # Dispatched before the start: sent once it has started.
+        self._early: list[Delivery] = []
+        # How many attempts each delivery had when this run took it up (a resumed one goes on
+        # numbering its attempts, and gets this run's retries).
+        self._attempts_before: dict[str, int] = {}
         self._chaos = random.Random(0)
+        self._jitter = random.Random()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Starts the workers and takes up what a previous run left pending; sends nothing
+        before the caller goes on (the server listens first)."""
+        options = self.options
         self._client = httpx.AsyncClient(
-            timeout=self.options.timeout_seconds, transport=self._transport
+            transport=self._transport,
+            # Workers never wait for a connection: there is one for each, and some to spare
+            # for the Connect applet's requests.
+            limits=httpx.Limits(
+                max_connections=options.workers + 16, max_keepalive_connections=options.workers
+            ),
+            timeout=httpx.Timeout(options.timeout_seconds),
         )
-        waiting, self._waiting = self._waiting, []
-        # What was emitted before the start, and what a previous run left undelivered.
-        resumed = {d.id: d for d in [*self.log.undelivered(), *waiting]}
-        for delivery in resumed.values():
-            self._schedule(delivery)
+        self._outbox = Outbox(
+            self._attempt,
+            workers=options.workers,
+            per_host=options.per_host,
+            retry_delay=self._retry_delay,
+            destination=lambda d: destination(d.url or ""),
+        )
+        self._outbox.start()
+        early, self._early = self._early, []
+        resumed = {d.id: d for d in [*self.log.undelivered(), *early]}
+        self.dispatch(list(resumed.values()))
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._outbox is not None:
+            await self._outbox.stop()
+            self._outbox = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Waits until every delivery under way has ended (for tests and shutdown)."""
-        deadline = time.monotonic() + timeout
-        while self._tasks and time.monotonic() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=deadline - time.monotonic())
+        if self._outbox is not None:
+            await self._outbox.drain(timeout)
+
+    def summary(self) -> dict[str, int]:
+        """The log's entries by outcome, and of the pending ones how many are being sent."""
+        counts = self.log.counts()
+        outbox = self._outbox
+        return {
+            **counts,
+            "in_flight": outbox.in_flight if outbox else 0,
+            "queued": outbox.queued if outbox else counts["pending"],
+            "retained": len(self.log),
+            "retention": self.log.limit,
+            "workers": self.options.workers,
+            "per_host": self.options.per_host,
+        }
 
     # -- emitting -------------------------------------------------------------------------------
 
@@ -188,149 +226,111 @@ class CallbackDispatcher:
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         """Sends the pending ones of these logged deliveries (their unit is committed)."""
+        outbox = self._outbox
         for delivery in deliveries:
-            if delivery.outcome == PENDING and delivery.url is not None:
-                self._schedule(delivery)
+            if delivery.outcome != PENDING or delivery.url is None:
+                continue
+            if outbox is None:
+                self._early.append(delivery)
+                continue
+            problem = url_problem(delivery.url)
+            if problem is not None:
+                # Nothing to retry: the URL will not become requestable.
+                delivery.attempts.append(Attempt(number=len(delivery.attempts) + 1,
+                                                 at=self._now(), error=problem))
+                delivery.outcome = FAILED
+                self.log.update(delivery)
+                outbox.finished(delivery)
+                continue
+            self._attempts_before[delivery.id] = len(delivery.attempts)
+            chaos = self.options.chaos
+            delay = (
+                self._chaos.uniform(0, chaos.max_delay_seconds or 0.5)
+                if chaos.max_delay_seconds or chaos.reorder
+                else 0.0
+            )
+            # Reordering chaos lets later callbacks of a call overtake earlier ones.
+            outbox.put(delivery, in_order=not chaos.reorder, delay=delay)
 
     # -- the Connect applet's request ----------------------------------------------------------
 
     async def fetch_connect(
         self, tenant_id: str, url: str, query: dict[str, str]
     ) -> ConnectFetch:
-        """GETs a Connect applet URL with `query` and checks its answer.
-
-        The answer is usable when it is a 2xx whose body is JSON valid against
-        `connect_applet_response`; otherwise `errors` says why (a schema violation names the
-        member, as `destination/0/contact_uri: ...`). A timeout or a connection error is an
-        error too. Never retried: the caller is waiting on the line.
-        """
-        self.check(CONNECT_REQUEST, query)
+        """GETs a Connect applet URL with `query` and checks its answer (`connect_fetch.py`)."""
         if self._client is None:
             raise RuntimeError("the callback dispatcher is not started")
-        timeout = min(self.options.timeout_seconds, CONNECT_TIMEOUT_SECONDS)
-        attempt = Attempt(number=1, at=self._now())
-        delivery = Delivery(
-            id=self.ids.uuid(),
-            tenant_id=tenant_id,
-            event=CONNECT_REQUEST,
-            url=url,
-            payload=dict(query),
-            created_at=attempt.at,
-            attempts=[attempt],
+        self.check(CONNECT_REQUEST, query)
+        return await fetch(
+            self._client,
+            self._validators[CONNECT_RESPONSE],
+            Delivery(
+                id=self.ids.uuid(),
+                tenant_id=tenant_id,
+                event=CONNECT_REQUEST,
+                url=url,
+                payload=dict(query),
+                created_at=self._now(),
+            ),
+            min(self.options.timeout_seconds, CONNECT_TIMEOUT_SECONDS),
         )
-        headers = {
-            "accept": "application/json",
-            "user-agent": "exomock-connect",
-            "x-exomock-event": CONNECT_REQUEST,
-            "x-exomock-delivery": delivery.id,
-        }
-        answer: dict[str, Any] | None = None
-        started = time.perf_counter()
-        try:
-            # The URL's own query parameters stay; the applet's are added after them.
-            target = httpx.URL(url).copy_merge_params(query)
-            response = await self._client.get(target, headers=headers, timeout=timeout)
-        except httpx.TimeoutException as exc:
-            errors = [f"the URL did not answer within {timeout:g} s ({type(exc).__name__})"]
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            errors = [_short(f"the URL could not be reached ({detail})")]
-        else:
-            attempt.status_code = response.status_code
-            answer, errors = self._connect_answer(response)
-        attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-        attempt.error = _short("; ".join(errors)) if errors else None
-        delivery.outcome = FAILED if errors else DELIVERED
-        # Logged with the call it was made for, in that call's unit of work.
-        return ConnectFetch(attempt.status_code, answer, errors, delivery)
-
-    def _connect_answer(self, response: httpx.Response) -> tuple[dict[str, Any] | None, list[str]]:
-        if not 200 <= response.status_code < 300:
-            return None, [
-                f"the URL answered HTTP {response.status_code}; a 2xx answer with the JSON of "
-                "connect_applet_response is expected"
-            ]
-        if len(response.content) > MAX_CONNECT_ANSWER_BYTES:
-            return None, [f"the answer is over {MAX_CONNECT_ANSWER_BYTES} bytes"]
-        try:
-            answer = json.loads(response.content)
-        except (ValueError, RecursionError) as exc:
-            return None, [_short(f"the answer is not valid JSON: {exc}")]
-        problems = list(self._validators[CONNECT_RESPONSE].iter_errors(answer))
-        if problems:
-            return None, [
-                _short(f"{'/'.join(map(str, e.instance_path)) or '(top)'}: {e.message}")
-                for e in problems[:MAX_ANSWER_ERRORS]
-            ]
-        assert isinstance(answer, dict)
-        return answer, []
 
     # -- delivering -----------------------------------------------------------------------------
 
-    def _schedule(self, delivery: Delivery) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._waiting.append(delivery)
-            return
-        if self._client is None:
-            self._waiting.append(delivery)
-            return
-        previous = self._sequences.get(delivery.sequence) if delivery.sequence else None
-        task = loop.create_task(self._deliver(delivery, after=previous))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        if delivery.sequence:
-            sequence = delivery.sequence
-            self._sequences[sequence] = task
-            task.add_done_callback(
-                lambda done: self._sequences.pop(sequence, None)
-                if self._sequences.get(sequence) is done
-                else None
-            )
+    def _retry_delay(self, delivery: Delivery) -> float | None:
+        """The wait before the next attempt, with jitter; None when none is left."""
+        made = len(delivery.attempts) - self._attempts_before.get(delivery.id, 0)
+        delays = self.options.retry_delays_seconds
+        if made > len(delays):
+            return None
+        jitter = self.options.jitter
+        return float(delays[made - 1]) * self._jitter.uniform(1 - jitter, 1 + jitter)
 
-    async def _deliver(
-        self, delivery: Delivery, after: asyncio.Task[None] | None = None
-    ) -> None:
+    async def _attempt(self, delivery: Delivery) -> str:
+        """One attempt, bounded as a whole by the timeout; DONE when the delivery has ended."""
         assert self._client is not None
         assert delivery.url is not None
-        chaos = self.options.chaos
-        if after is not None and not chaos.reorder:
-            await asyncio.wait({after})
-        if chaos.max_delay_seconds or chaos.reorder:
-            # Random delays make later callbacks overtake earlier ones.
-            await asyncio.sleep(self._chaos.uniform(0, chaos.max_delay_seconds or 0.5))
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        delays = (0.0, *self.options.retry_delays_seconds)
-        # A delivery resumed after a restart goes on numbering its attempts.
-        first = len(delivery.attempts) + 1
-        for number, delay in enumerate(delays, start=first):
-            if delay:
-                await asyncio.sleep(delay)
-            attempt = Attempt(number=number, at=self._now())
-            delivery.attempts.append(attempt)
-            started = time.perf_counter()
-            try:
-                response = await self._client.post(
-                    delivery.url, content=body, headers=self._headers(delivery, body)
-                )
-            except httpx.HTTPError as exc:
-                attempt.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-                self.log.update(delivery)
-                continue
-            attempt.elapsed_ms = (time.perf_counter() - started) * 1000
-            attempt.status_code = response.status_code
-            if 200 <= response.status_code < 300:
-                delivery.outcome = DELIVERED
-                self.log.update(delivery)
-                return
-            self.log.update(delivery)
-            if response.status_code < 500:
-                # The receiver refused this payload; sending it again would not change that.
-                break
-        delivery.outcome = FAILED
+        attempt = Attempt(number=len(delivery.attempts) + 1, at=self._now())
+        delivery.attempts.append(attempt)
+        timeout = self.options.timeout_seconds
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                attempt.status_code = await self._post(delivery, body)
+        except TimeoutError:
+            attempt.error = f"no answer within {timeout:g} s"
+        except httpx.HTTPError as exc:
+            attempt.error = short(f"{type(exc).__name__}: {exc}" if str(exc)
+                                   else type(exc).__name__)
+        attempt.elapsed_ms = (time.perf_counter() - started) * 1000
+        status = attempt.status_code
+        if status is not None and 200 <= status < 300:
+            delivery.outcome = DELIVERED
+        elif status is not None and status < 500:
+            # The receiver refused this payload; sending it again would not change that.
+            delivery.outcome = FAILED
+        elif self._retry_delay(delivery) is None:
+            delivery.outcome = FAILED
         self.log.update(delivery)
+        if delivery.outcome != PENDING:
+            self._attempts_before.pop(delivery.id, None)
+            return DONE
+        return RETRY
+
+    async def _post(self, delivery: Delivery, body: bytes) -> int:
+        """POSTs the callback; the answer's status, its body read up to the limit."""
+        assert self._client is not None
+        assert delivery.url is not None
+        async with self._client.stream(
+            "POST", delivery.url, content=body, headers=self._headers(delivery, body)
+        ) as response:
+            read = 0
+            async for chunk in response.aiter_bytes():
+                read += len(chunk)
+                if read > self.options.max_answer_bytes:
+                    break  # the status decides; the rest of the body is not needed
+            return response.status_code
 
     def _headers(self, delivery: Delivery, body: bytes) -> dict[str, str]:
         headers = {

@@ -89,7 +89,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 class ConnectAnswer(Protocol):
-    """What the fetch gives back (`callbacks.dispatcher.ConnectFetch`): the answer, or what is
+    """What the fetch gives back (`callbacks.connect_fetch.ConnectFetch`): the answer, or what is
     wrong with it, and the request as the callback log shows it."""
 
     answer: dict[str, Any] | None

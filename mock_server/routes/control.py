@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..callbacks.dispatcher import url_problem
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
 from ..domain.deliveries import OUTCOMES
@@ -136,6 +137,8 @@ async def list_callbacks(request: Request) -> JSONResponse:
 async def redeliver_callback(request: Request) -> JSONResponse:
     body = await checked_body(request, "redeliverCallback")
     url = body.get("url")
+    if url is not None:
+        requestable(url)
     again = context(request).backend.redeliver(request.path_params["delivery_id"], url)
     if again is None:
         raise ControlError(f"no callback {request.path_params['delivery_id']!r} in the log", 404)
@@ -162,8 +165,22 @@ async def set_callback_urls(request: Request) -> JSONResponse:
     unknown = sorted(set(body) - known)
     if unknown:
         raise ControlError(f"no callback event {unknown[0]!r}; events: {', '.join(sorted(known))}")
+    for url in body.values():
+        if url is not None:
+            requestable(url)
     urls = ctx.backend.set_callback_urls(tenant.tenant_id, body)
     return JSONResponse({"tenant_id": tenant.tenant_id, "callback_urls": dict(urls)})
+
+
+def requestable(url: str) -> None:
+    """Refuses (400) a URL the mock could not request."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise ControlError(problem)
+
+
+async def summarize_callbacks(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.dispatcher.summary())
 
 
 async def control_error(request: Request, exc: Exception) -> JSONResponse:
@@ -177,6 +194,7 @@ routes = [
     Route("/_mock/clock/advance", advance_clock, methods=["POST"]),
     Route("/_mock/state", get_state, methods=["GET"]),
     Route("/_mock/callbacks", list_callbacks, methods=["GET"]),
+    Route("/_mock/callbacks/summary", summarize_callbacks, methods=["GET"]),
     Route("/_mock/callbacks/{delivery_id}/redeliver", redeliver_callback, methods=["POST"]),
     Route("/_mock/faults", set_faults, methods=["POST"]),
     Route("/_mock/tenants/{tenant_id}/callback-urls", set_callback_urls, methods=["PUT"]),

@@ -15,7 +15,7 @@ from ..domain.incoming import DEFAULT_TALK_SECONDS, IncomingCall
 from ..errors import ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from .context import context
-from .control import ControlError, checked_body
+from .control import ControlError, checked_body, requestable
 
 
 async def incoming_call(request: Request) -> JSONResponse:
@@ -61,6 +61,8 @@ async def set_connect_url(request: Request) -> JSONResponse:
     if tenant.pool_number(vn) is None:
         raise ControlError(f"{vn} is not a virtual number of tenant {tenant.tenant_id}", 404)
     url = (await checked_body(request, "setConnectUrl"))["url"]
+    if url is not None:
+        requestable(url)
     ctx.backend.set_connect_url(vn, url)
     return JSONResponse({"tenant_id": tenant.tenant_id, "vn": vn, "connect_url": url})
 

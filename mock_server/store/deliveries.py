@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import itertools
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 
-from ..domain.deliveries import PENDING, Delivery
+from ..domain.deliveries import OUTCOMES, PENDING, Delivery
 
 
 class DeliveryLog:
-    """The most recent `limit` deliveries, oldest first.
+    """Deliveries in the order they were logged, at most `limit` of them once they have ended.
 
-    New entries come only through the state's commit (`add`); the dispatcher records attempts
-    and outcomes with `update`, which the state file (when there is one) keeps as well.
+    A pending delivery is never dropped (it would never be sent); beyond the limit, the entries
+    that ended first go first. New entries come only through the state's commit (`add`); the
+    dispatcher records attempts and outcomes with `update`, which the state file (when there is
+    one) keeps as well.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
         self._entries: OrderedDict[str, Delivery] = OrderedDict()
+        # Ids of the entries that have ended, in the order they ended: the ones to drop first.
+        self._ended: OrderedDict[str, None] = OrderedDict()
         # Called with a delivery whose attempts or outcome changed (set by the state file).
         self.on_update: Callable[[Delivery], None] | None = None
 
-    def add(self, delivery: Delivery) -> None:
-        self._entries[delivery.id] = delivery
-        while len(self._entries) > self.limit:
-            self._entries.popitem(last=False)
+    def evictions(self, new: list[Delivery]) -> list[str]:
+        """The ids that adding these entries will drop: ended ones, oldest first, the new ones
+        last (changes nothing)."""
+        excess = len(self._entries) + len(new) - self.limit
+        if excess <= 0:
+            return []
+        dropped: list[str] = []
+        ended = itertools.chain(self._ended, (d.id for d in new if d.outcome != PENDING))
+        for delivery_id in ended:
+            if len(dropped) >= excess:
+                break
+            dropped.append(delivery_id)
+        return dropped
+
+    def add(self, deliveries: list[Delivery], evicted: list[str] | None = None) -> None:
+        """Logs the deliveries and drops `evicted` (what `evictions` said, by default)."""
+        if evicted is None:
+            evicted = self.evictions(deliveries)
+        for delivery in deliveries:
+            self._entries[delivery.id] = delivery
+            if delivery.outcome != PENDING:
+                self._ended[delivery.id] = None
+        for delivery_id in evicted:
+            self._drop(delivery_id)
+
+    def _drop(self, delivery_id: str) -> None:
+        self._entries.pop(delivery_id, None)
+        self._ended.pop(delivery_id, None)
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self._entries.get(delivery_id)
@@ -44,16 +73,26 @@ class DeliveryLog:
             and (outcome is None or d.outcome == outcome)
         ]
 
+    def counts(self) -> dict[str, int]:
+        """How many entries there are of each outcome."""
+        found = Counter(d.outcome for d in self._entries.values())
+        return {outcome: found.get(outcome, 0) for outcome in OUTCOMES}
+
     def clear(self, tenant_id: str | None = None) -> None:
         if tenant_id is None:
             self._entries.clear()
+            self._ended.clear()
             return
         for key in [k for k, d in self._entries.items() if d.tenant_id == tenant_id]:
-            del self._entries[key]
+            self._drop(key)
 
     def update(self, delivery: Delivery) -> None:
         """Records a change of a logged delivery (an attempt, its outcome)."""
-        if self.on_update is not None and delivery.id in self._entries:
+        if delivery.id not in self._entries:
+            return
+        if delivery.outcome != PENDING:
+            self._ended[delivery.id] = None
+        if self.on_update is not None:
             self.on_update(delivery)
 
     def undelivered(self) -> list[Delivery]:

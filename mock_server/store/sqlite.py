@@ -88,7 +88,6 @@ class StateFile:
             self.close()
             raise
         self._seq = {"allocations": 0, "calls": 0, "callbacks": 0}
-        self.callbacks_kept = 10_000
         self._migrated_calls: list[CallRecord] = []
 
     # -- opening --------------------------------------------------------------------------------
@@ -250,14 +249,18 @@ class StateFile:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def write(self, changes: Changeset) -> None:
-        """Writes the whole changeset in one transaction; StoreUnavailable (nothing written)
-        when any step fails."""
+    def write(self, changes: Changeset, evicted: list[str] | None = None) -> None:
+        """Writes the whole changeset in one transaction, dropping the `evicted` callbacks;
+        StoreUnavailable (nothing written) when any step fails."""
         with self._lock:
             seq = dict(self._seq)
             try:
                 with _transaction(self._db):
                     self._write(changes, seq)
+                    if evicted:
+                        self._db.executemany(
+                            "DELETE FROM callbacks WHERE id = ?", [(i,) for i in evicted]
+                        )
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"the state file could not be written: {exc}") from exc
             self._seq = seq
@@ -295,10 +298,6 @@ class StateFile:
                     (d.id, _next(seq, "callbacks"), d.tenant_id, rows.encode_delivery(d))
                     for d in changes.deliveries
                 ],
-            )
-            # The table is as long as the log.
-            db.execute(
-                "DELETE FROM callbacks WHERE seq <= ?", (seq["callbacks"] - self.callbacks_kept,)
             )
         if changes.runtime is not None:
             db.execute(

@@ -36,12 +36,14 @@ class State:
             self._load(file)
 
     @classmethod
-    def open(cls, path: str, *, durability: str = "normal") -> State:
-        """The state kept in the file at `path` (created when missing); `StateFileError` when
-        the file cannot be used."""
+    def open(
+        cls, path: str, *, durability: str = "normal", retention: int = 10_000
+    ) -> State:
+        """The state kept in the file at `path` (created when missing), with at most `retention`
+        ended callbacks in its log; `StateFileError` when the file cannot be used."""
         file = StateFile(path, durability=durability)
         try:
-            return cls(file=file)
+            return cls(file=file, log=DeliveryLog(retention))
         except BaseException:
             file.close()
             raise
@@ -59,12 +61,10 @@ class State:
                 ) from None
             self._allocations.apply((allocation,))
         self._calls.apply(snapshot.calls)
-        for delivery in snapshot.deliveries:
-            self._log.add(delivery)
+        self._log.add(snapshot.deliveries, [])
         self._runtime = snapshot.runtime
         file.begin(snapshot.starts)
         self.starts = snapshot.starts
-        file.callbacks_kept = self._log.limit
         self._log.on_update = file.update_delivery
 
     @property
@@ -88,8 +88,9 @@ class State:
             raise ValueError("a reset is a unit of its own")
         if changes.allocations:
             self._allocations.check(changes.allocations)
+        evicted = self._log.evictions(changes.deliveries) if changes.deliveries else []
         if self.file is not None:
-            self.file.write(changes)
+            self.file.write(changes, evicted)
         # From here on nothing can fail: plain changes of dictionaries.
         for tenant_id in changes.resets:
             self._allocations.reset(tenant_id)
@@ -99,8 +100,8 @@ class State:
             self._allocations.apply(changes.allocations.values())
         if changes.calls:
             self._calls.apply(changes.calls.values())
-        for delivery in changes.deliveries:
-            self._log.add(delivery)
+        if changes.deliveries:
+            self._log.add(changes.deliveries, evicted)
         if changes.runtime is not None:
             self._runtime = changes.runtime
 
