@@ -48,7 +48,8 @@ def longest_duration() -> int:
 def parse_duration(text: str) -> int:
     """Seconds in "20s", "10m", "2d" (s seconds, m minutes, d days), at most `longest_duration`."""
     number, unit = text[:-1], text[-1]
-    if unit not in DURATION_UNITS or not number.isdigit() or int(number) <= 0:
+    digits = number.isascii() and number.isdigit()
+    if unit not in DURATION_UNITS or not digits or int(number) <= 0:
         raise ValueError(f"{text!r} is not a duration like 20s, 10m or 2d")
     seconds = int(number) * DURATION_UNITS[unit]
     if seconds > longest_duration():

@@ -292,7 +292,13 @@ class QueryCheck:
         values: dict[str, Any] = {}
         for name, raw in query.items():
             value: Any = raw
-            if name in self._integers and raw.lstrip("-").isdigit() and len(raw) < 19:
+            magnitude = raw.lstrip("-")
+            if (
+                name in self._integers
+                and magnitude.isascii()
+                and magnitude.isdigit()
+                and len(raw) < 19
+            ):
                 value = int(raw)
             values[name] = value
         self._check.check(values)

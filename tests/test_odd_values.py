@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -191,3 +192,47 @@ def test_durations_and_the_clock_have_an_end(client):
     assert "2200-01-01" in advanced.json()["error"]
     assert client.get("/_mock/clock").json()["now"] < "2200-01-01"
     assert client.get(GP).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/tenants/demo/greenpin?page=%C2%B2", None),
+        ("GET", "/v1/tenants/demo/greenpin?page_size=%EF%BC%93", None),
+        ("GET", "/v1/Accounts/demo/Calls?PageSize=%C2%B2", None),
+        ("POST", "/_mock/calls/incoming",
+         {"vn": "+916292134464", "from": "+919877777777", "digits": "1" * 21}),
+        ("POST", "/_mock/calls/incoming", {"vn": "+916292134464", "from": "+6834002"}),
+        ("PUT", "/_mock/tenants/demo/vns/6292134465/connect-url", {"url": "http://xn--/"}),
+        ("POST", "/_mock/reset", {"tenant_id": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]] * 1}),
+        ("POST", "/_mock/faults", {"internal_errors": 1, "x": 1}),
+    ],
+    ids=["page-superscript", "page-size-fullwidth", "v1-page-size-superscript",
+         "digits-21", "from-too-short-for-callbacks", "connect-url-bad-idna", "nested-control",
+         "unknown-control-member"],
+)
+def test_odd_inputs_are_refused_with_4xx_and_change_nothing(client, method, path, body):
+    create = client.post(GP, json={
+        "transaction_id": "t", "a": {"numbers": ["+919811111111"], "vns": ["+916292134464"]},
+        "b": {"numbers": ["+919822222222"]}})
+    assert create.status_code == 200
+    if path.startswith("/_mock/reset"):
+        body = {"tenant_id": _nested(300)}
+    before = observe(client)
+    answer = client.request(method, path, json=body)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert observe(client) == before
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_form_integer_in_other_digits_is_refused(client):
+    answer = client.post("/v1/Accounts/demo/Calls/connect.json", data={
+        "From": "09811112222", "To": "09833334444", "CallerId": "06292134464",
+        "TimeLimit": "\u00b2", "TimeOut": "\u2460"})
+    assert answer.status_code == 400, answer.text

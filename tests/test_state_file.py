@@ -151,6 +151,21 @@ def _conflicting(path: Path) -> None:
     db.close()
 
 
+def _nan_clock(path: Path) -> None:
+    shutil.copy(DATA / "state_v1.db", path)
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO meta VALUES ('runtime', '{\"clock_offset\": NaN}')")
+    db.commit()
+    db.close()
+
+
+def _a_view_only(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("CREATE VIEW v AS SELECT 1")
+    db.commit()
+    db.close()
+
+
 @pytest.mark.parametrize(
     ("make", "says"),
     [
@@ -160,8 +175,11 @@ def _conflicting(path: Path) -> None:
         (_newer, "is in format 99, written by a newer exomock"),
         (_broken_row, "has an unreadable row in allocations"),
         (_conflicting, "both hold"),
+        (_nan_clock, "has an unreadable row in meta"),
+        (_a_view_only, "is not an exomock state file"),
     ],
-    ids=["garbage", "truncated", "foreign", "newer", "broken-row", "conflicting"],
+    ids=["garbage", "truncated", "foreign", "newer", "broken-row", "conflicting", "nan-clock",
+         "view-only"],
 )
 def test_an_unusable_file_is_refused_in_one_line(tmp_path, capsys, make, says):
     path = tmp_path / "state.db"
@@ -187,7 +205,48 @@ def test_a_folder_or_a_missing_folder_is_refused_in_one_line(tmp_path, capsys):
     assert err == f"exomock: state file {missing}: folder {missing.parent} does not exist\n"
 
 
+def test_a_refused_file_with_a_wal_is_left_as_it_was(tmp_path, capsys):
+    """A newer format that sits in the WAL still: refused, and neither file is touched (closing
+    a connection that may write would fold the WAL into the file)."""
+    source = tmp_path / "source.db"
+    db = sqlite3.connect(source)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("CREATE TABLE allocations (tenant_id TEXT, id TEXT, seq INTEGER, body TEXT)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    db.commit()
+    path = tmp_path / "state.db"
+    shutil.copy(source, path)
+    shutil.copy(str(source) + "-wal", str(path) + "-wal")
+    db.close()
+    before = path.read_bytes(), Path(str(path) + "-wal").read_bytes()
+    code, err = serve_exit(path, capsys)
+    assert code == 2
+    assert "is in format 3, written by a newer exomock" in err
+    assert (path.read_bytes(), Path(str(path) + "-wal").read_bytes()) == before
+
+
 # -- one process at a time ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_another_name_for_the_file_meets_the_same_lock(tmp_path, capsys, link):
+    path = tmp_path / "state.db"
+    holding = State.open(str(path))
+    try:
+        other = tmp_path / "other-name.db"
+        if link == "symbolic":
+            other.symlink_to(path)
+        else:
+            other.hardlink_to(path)
+        code, err = serve_exit(other, capsys)
+        assert code == 2
+        # Through a hard link the note naming the holder (beside the other name) is not found.
+        holder = "exomock pid " if link == "symbolic" else "another process"
+        assert err.startswith(f"exomock: state file {other} is in use by {holder}")
+    finally:
+        holding.close()
 
 
 def test_a_second_server_on_one_file_exits_2_naming_the_holder(tmp_path):

@@ -80,7 +80,7 @@ async def fetch(
         errors = [f"the URL did not answer within {timeout:g} s"]
     except _TooLarge:
         errors = [f"the answer is over {MAX_CONNECT_ANSWER_BYTES} bytes"]
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, TypeError) as exc:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         errors = [short(f"the URL could not be reached ({detail})")]
     else:

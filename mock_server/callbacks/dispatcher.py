@@ -58,9 +58,10 @@ def url_problem(url: str) -> str | None:
         return f"invalid URL: longer than {MAX_URL_LENGTH} characters"
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        host = parsed.host  # decodes an internationalised name, which may be malformed
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:  # IDNAError is a ValueError
         return short(f"invalid URL {url[:100]!r}: {exc}")
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https") or not host:
         return short(f"invalid URL {url[:100]!r}: an http or https URL with a host is expected")
     return None
 
@@ -129,6 +130,7 @@ class CallbackDispatcher:
             per_host=options.per_host,
             retry_delay=self._retry_delay,
             destination=lambda d: destination(d.url or ""),
+            on_defect=self._failed_in_the_mock,
         )
         self._outbox.start()
         early, self._early = self._early, []
@@ -277,6 +279,14 @@ class CallbackDispatcher:
 
     # -- delivering -----------------------------------------------------------------------------
 
+    def _failed_in_the_mock(self, delivery: Delivery) -> None:
+        """Ends a delivery the mock could not send (a defect, logged): failed, never pending for
+        ever."""
+        delivery.outcome = FAILED
+        if delivery.attempts and delivery.attempts[-1].error is None:
+            delivery.attempts[-1].error = "the mock failed to send it (see its log)"
+        self.log.update(delivery)
+
     def _retry_delay(self, delivery: Delivery) -> float | None:
         """The wait before the next attempt, with jitter; None when none is left."""
         made = len(delivery.attempts) - self._attempts_before.get(delivery.id, 0)
@@ -303,9 +313,15 @@ class CallbackDispatcher:
         except httpx.HTTPError as exc:
             attempt.error = short(f"{type(exc).__name__}: {exc}" if str(exc)
                                    else type(exc).__name__)
+        except (ValueError, TypeError) as exc:
+            # A request that cannot be made (a host name that does not encode, say): final.
+            attempt.error = short(f"the request cannot be made: {type(exc).__name__}: {exc}")
+            delivery.outcome = FAILED
         attempt.elapsed_ms = (time.perf_counter() - started) * 1000
         status = attempt.status_code
-        if status is not None and 200 <= status < 300:
+        if delivery.outcome == FAILED:
+            pass
+        elif status is not None and 200 <= status < 300:
             delivery.outcome = DELIVERED
         elif status is not None and status < 500:
             # The receiver refused this payload; sending it again would not change that.

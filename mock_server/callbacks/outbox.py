@@ -51,8 +51,10 @@ class Outbox:
         per_host: int,
         retry_delay: Callable[[Delivery], float | None],
         destination: Callable[[Delivery], str],
+        on_defect: Callable[[Delivery], None],
     ) -> None:
         self._attempt = attempt
+        self._on_defect = on_defect
         self._retry_delay = retry_delay
         self._destination = destination
         self.workers = workers
@@ -154,6 +156,7 @@ class Outbox:
                 raise
             except Exception:  # a defect of the mock: the delivery ends, the worker goes on
                 logger.exception("delivery %s failed in the mock", delivery.id)
+                self._on_defect(delivery)
                 verdict = DONE
             finally:
                 lane.in_flight -= 1

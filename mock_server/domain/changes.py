@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from ..clock import LATEST
+
 if TYPE_CHECKING:
     from .allocations import Allocation
     from .calls import CallRecord
@@ -53,8 +55,12 @@ class RuntimeState:
         offset = raw.get("clock_offset", 0.0)
         callback_urls = raw.get("callback_urls", {})
         connect_urls = raw.get("connect_urls", {})
-        if not isinstance(offset, int | float) or isinstance(offset, bool):
-            raise ValueError("clock_offset is not a number")
+        if (
+            not isinstance(offset, int | float)
+            or isinstance(offset, bool)
+            or not 0 <= offset <= LATEST  # also refuses NaN
+        ):
+            raise ValueError("clock_offset is not a number of seconds the clock can be ahead")
         if not isinstance(callback_urls, dict) or not all(
             isinstance(urls, dict)
             and all(isinstance(e, str) and isinstance(u, str) for e, u in urls.items())

@@ -173,7 +173,8 @@ class IncomingCalls:
     ) -> Party | None:
         """The party whose PIN the caller entered, the caller now one of its numbers."""
         vn, caller, digits = result.vn, result.caller, call.digits or ""
-        reached = self.backend.store.route(vn, digits) if digits.isdigit() else None
+        entered = digits.isascii() and digits.isdigit()
+        reached = self.backend.store.route(vn, digits) if entered else None
         party = reached.party_reached(vn, digits) if reached is not None else None
         if party is None:
             has_allocations = self.backend.store.has_routes(vn)

@@ -236,7 +236,7 @@ async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
         form["StatusCallbackEvents"] = events
     for name in FORM_INTEGERS:
         raw = form.get(name)
-        if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+        if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10:
             form[name] = int(raw)
     return form
 

@@ -17,9 +17,16 @@ from ..callbacks.dispatcher import url_problem
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
 from ..domain.deliveries import OUTCOMES
+from ..errors import ExoBridgeError
 from ..spec import ControlSpec
 from .context import context
-from .requests import has_lone_surrogates, parse_json
+from .requests import (
+    MAX_JSON_DEPTH,
+    depth_exceeds,
+    has_lone_surrogates,
+    parse_json,
+    read_body,
+)
 
 
 @cache
@@ -36,11 +43,16 @@ class ControlError(Exception):
 
 async def checked_body(request: Request, operation_id: str) -> dict[str, Any]:
     """The JSON body (empty: `{}`), as `mock-control.yaml` documents it for the operation."""
-    raw = await request.body()
+    try:
+        raw = await read_body(request, context(request).settings.max_body_bytes)
+    except ExoBridgeError as exc:
+        raise ControlError(exc.detail, 413) from None
     if not raw.strip():
         body: Any = {}
     else:
         text = raw.decode("utf-8", errors="replace")
+        if depth_exceeds(text, MAX_JSON_DEPTH):
+            raise ControlError(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             body = parse_json(text)
         except (ValueError, RecursionError):

@@ -63,6 +63,8 @@ def parse_json(text: str) -> Any:
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The body's bytes; code 5 with 413 once it is over `max_bytes` (read no further)."""
     declared = header(request, b"content-length") or ""
+    if not declared.isascii():
+        declared = ""
     if declared.isdigit() and int(declared) > max_bytes:
         raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
     if declared.isdigit():
@@ -94,7 +96,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ExoBridgeError(5, f"the body is not UTF-8 (byte {exc.start})") from None
-    if _depth_exceeds(text, MAX_JSON_DEPTH):
+    if depth_exceeds(text, MAX_JSON_DEPTH):
         raise ExoBridgeError(5, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         body = parse_json(text)
@@ -118,7 +120,7 @@ def has_lone_surrogates(text: str, body: Any) -> bool:
     return False
 
 
-def _depth_exceeds(text: str, limit: int) -> bool:
+def depth_exceeds(text: str, limit: int) -> bool:
     """Whether brackets outside strings nest deeper than `limit` (cheap for ordinary bodies)."""
     if text.count("[") + text.count("{") <= limit:
         return False

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..callbacks.dispatcher import CallbackSchemaViolation
 from ..domain.incoming import DEFAULT_TALK_SECONDS, IncomingCall
 from ..errors import ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
@@ -43,6 +44,10 @@ async def incoming_call(request: Request) -> JSONResponse:
             result = await ctx.backend.connect.receive(tenant, call, url, fetch)
     except ExoBridgeError as exc:
         raise ControlError(exc.detail, 404 if exc.code == 20 else 400) from None
+    except CallbackSchemaViolation as exc:
+        # The call's own values (a caller's number of a form callbacks cannot carry) would
+        # make a callback its schema refuses: the call is refused, and nothing of it kept.
+        raise ControlError(f"this call cannot be simulated: {exc}"[:300]) from None
     return JSONResponse(result.as_json())
 
 

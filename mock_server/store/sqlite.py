@@ -12,6 +12,7 @@ ones refused. One process at a time: an exclusive lock on `<file>.lock` names it
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..domain.allocations import Allocation
 from ..domain.calls import CallRecord
@@ -76,11 +78,16 @@ class StateFile:
             )
         self._durability = durability
         self._lock = threading.Lock()
-        self._lock_file = _take_lock(self.path)
+        self._holder = _take_lock(self.path)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # Read-only until `begin`: closing it never writes (SQLite folds its WAL into the
+            # file when a connection that may write closes), so a refused file stays as it was.
+            self._db = sqlite3.connect(
+                f"file:{quote(str(self.path.resolve()))}?mode=ro",
+                uri=True, check_same_thread=False, isolation_level=None,
+            )
         except sqlite3.Error as exc:
-            self._lock_file.close()
+            self._holder.release()
             raise StateFileError(f"state file {self.path} cannot be opened: {exc}") from None
         try:
             self.version = self._version()
@@ -98,6 +105,12 @@ class StateFile:
         try:
             tables = self._tables()
             if not tables:
+                others = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if others:
+                    raise StateFileError(
+                        f"{self.path} is not an exomock state file (it has no tables but other "
+                        "objects); give another path"
+                    )
                 return None
             if not {"meta", "allocations"} <= tables:
                 raise StateFileError(
@@ -194,7 +207,10 @@ class StateFile:
         before it)."""
         try:
             with self._lock:
-                db = self._db
+                self._db.close()
+                self._db = db = sqlite3.connect(
+                    self.path, check_same_thread=False, isolation_level=None
+                )
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(
                     f"PRAGMA synchronous={'FULL' if self._durability == 'full' else 'NORMAL'}"
@@ -321,7 +337,7 @@ class StateFile:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-        self._lock_file.close()
+        self._holder.release()
 
 
 def _next(seq: dict[str, int], table: str) -> int:
@@ -345,29 +361,47 @@ class _transaction:
             self.db.execute("ROLLBACK")
 
 
-def _take_lock(path: Path) -> Any:
-    """An exclusive lock on `<path>.lock`, held for as long as the file is open (the kernel
-    lets go of it when the process ends, however it ends)."""
-    lock_path = path.with_name(path.name + ".lock")
+class _Holder:
+    """An exclusive lock on the state file itself (its inode: another name for the same file,
+    a symbolic or a hard link, meets the same lock), and `<file>.lock`, which names the holder.
+    The kernel lets go of the lock when the process ends, however it ends."""
+
+    def __init__(self, fd: int, info: Path) -> None:
+        self.fd = fd
+        self.info = info
+
+    def release(self) -> None:
+        # Only once SQLite's own connections are closed: closing a descriptor of the file
+        # drops every POSIX lock the process holds on it.
+        os.close(self.fd)
+
+
+def _take_lock(path: Path) -> _Holder:
+    real = path.resolve()
+    info = real.with_name(real.name + ".lock")
     try:
-        handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until close
+        fd = os.open(real, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StateFileError(
-            f"state file {path}: cannot open {lock_path}: {exc.strerror}"
-        ) from None
+        raise StateFileError(f"state file {path} cannot be opened: {exc.strerror}") from None
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        handle.seek(0)
-        holder = handle.read(200).strip() or "another process"
-        handle.close()
-        raise StateFileError(f"state file {path} is in use by {holder}") from None
-    handle.seek(0)
-    handle.truncate()
+        os.close(fd)
+        try:
+            holder = info.read_text(encoding="utf-8", errors="replace")[:200].strip()
+        except OSError:
+            holder = ""
+        raise StateFileError(
+            f"state file {path} is in use by {holder or 'another process'}"
+        ) from None
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    handle.write(f"exomock pid {os.getpid()} on {socket.gethostname()} since {stamp}\n")
-    handle.flush()
-    return handle
+    # The lock holds without it; only the message of a second process would be poorer.
+    with contextlib.suppress(OSError):
+        info.write_text(
+            f"exomock pid {os.getpid()} on {socket.gethostname()} since {stamp}\n",
+            encoding="utf-8",
+        )
+    return _Holder(fd, info)
 
 
 class _CallUnpickler(pickle.Unpickler):
