@@ -140,7 +140,7 @@ async def list_callbacks(request: Request) -> JSONResponse:
     outcome = query.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
         raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
-    found = context(request).backend.state.log.find(
+    found = request.app.state.dispatcher.log.find(
         event=query.get("event"), tenant_id=query.get("tenant_id"), outcome=outcome
     )
     return JSONResponse({"callbacks": [d.as_json() for d in found]})
