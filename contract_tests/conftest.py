@@ -19,7 +19,14 @@ import httpx
 import pytest
 
 from .contract import Contract
-from .target import BudgetExhausted, Guard, Target, probe_control_plane, start_local_mock
+from .target import (
+    BudgetExhausted,
+    ControlTokenNeeded,
+    Guard,
+    Target,
+    probe_control_plane,
+    start_local_mock,
+)
 
 DEFAULT_PREFIX = "exoct-"
 
@@ -74,6 +81,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "public URL at which the callback sink is reachable by a remote server",
     )
     add(
+        "--control-token",
+        "EXOBRIDGE_CONTROL_TOKEN",
+        "the mock's control token (exomock serve --control-token), for /_mock/",
+    )
+    add(
         "--sink-port",
         "EXOBRIDGE_SINK_PORT",
         "port the callback sink listens on (with --callback-url forwarding to it)",
@@ -110,16 +122,23 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     process = None
     if not base_url:
         base_url, process = start_local_mock(int(option("--seed")))
+    token = option("--control-token")
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    try:
+        has_control_plane = probe_control_plane(base_url, headers)
+    except ControlTokenNeeded as exc:
+        raise pytest.UsageError(str(exc)) from None
     found = Target(
         base_url=base_url.rstrip("/"),
         tenant_id=tenant,
         auth=auth,
         account_sid=option("--account-sid") or tenant,
-        has_control_plane=probe_control_plane(base_url),
+        has_control_plane=has_control_plane,
         process=process,
+        control_headers=headers,
     )
     if found.has_control_plane and process is not None:
-        httpx.post(found.url("/_mock/reset"), json={})
+        httpx.post(found.url("/_mock/reset"), json={}, headers=headers)
     yield found
     found.stop()
 
@@ -186,8 +205,9 @@ class Api:
         return self.request("DELETE", path, **kwargs)
 
     def control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A call to the mock's control plane (no credentials, no budget)."""
-        return httpx.request(method, self.target.url(path), timeout=30, **kwargs)
+        """A call to the mock's control plane (its token when given; no budget)."""
+        return httpx.request(method, self.target.url(path), timeout=30,
+                             headers=self.target.control_headers, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,8 @@ class Target:
     # True when the server has the mock's control plane (`/_mock/`): clock, resets, calls.
     has_control_plane: bool = False
     process: subprocess.Popen[bytes] | None = None
+    # `Authorization` for the control plane, when the mock was started with a control token.
+    control_headers: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -90,11 +92,20 @@ def start_local_mock(seed: int | None) -> tuple[str, subprocess.Popen[bytes]]:
     raise RuntimeError("the mock did not start within 30 s")
 
 
-def probe_control_plane(base_url: str) -> bool:
+class ControlTokenNeeded(RuntimeError):
+    """The server has the mock's control plane, and it refuses the token given (or none)."""
+
+
+def probe_control_plane(base_url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        response = httpx.get(base_url.rstrip("/") + "/_mock/clock", timeout=5)
+        response = httpx.get(base_url.rstrip("/") + "/_mock/clock", timeout=5, headers=headers)
     except httpx.TransportError:
         return False
+    if response.status_code == 401 and "control token" in response.text:
+        raise ControlTokenNeeded(
+            f"{base_url}/_mock/ needs its control token: --control-token or "
+            "EXOBRIDGE_CONTROL_TOKEN" + (" (the one given was refused)" if headers else "")
+        )
     return response.status_code == 200 and "epoch_seconds" in response.text
 
 

@@ -26,6 +26,7 @@ from .ids import IdSource
 from .routes import calls, control, greenpin, greenvn, simulator
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
+from .routes.guard import ControlGuard
 from .settings import Settings
 from .spec import Spec
 from .store.deliveries import DeliveryLog
@@ -155,6 +156,7 @@ def create_app(
     spec: Spec | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
     tune_gc: bool = True,
+    control_token: str | None = None,
 ) -> Starlette:
     """The mock, on the given settings (the embedded default when none).
 
@@ -162,7 +164,7 @@ def create_app(
     none); `store` replaces the allocations' store of a memory state. `tune_gc` keeps the cycle
     collector off the long-lived state once the app is served (see `gc_tuning`); code that runs
     the app inside another program's process turns it off. The app closes the state when it
-    stops.
+    stops. With `control_token`, every `/_mock/` request must carry it (`routes/guard.py`).
     """
     settings = settings or Settings.load()
     spec = spec or Spec()
@@ -212,7 +214,7 @@ def create_app(
             control.ControlError: control.control_error,
             HTTPException: http_error,
         },
-        middleware=[Middleware(InternalErrors)],
+        middleware=[Middleware(ControlGuard, token=control_token), Middleware(InternalErrors)],
         lifespan=lifespan,
     )
     app.state.context = context

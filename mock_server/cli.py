@@ -4,7 +4,9 @@ server against the contract (`check`)."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +23,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
+    token = args.control_token or os.environ.get("EXOMOCK_CONTROL_TOKEN") or None
+    problem = _control_token_problem(args.host, token)
+    if problem is not None:
+        print(f"exomock: {problem}", file=sys.stderr)
+        return 2
     try:
         settings = Settings.load(args.config)
     except ConfigError as exc:
@@ -36,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         except StateFileError as exc:
             print(f"exomock: {exc}", file=sys.stderr)
             return 2
-    app = create_app(settings, state=state, seed=args.seed)
+    app = create_app(settings, state=state, seed=args.seed, control_token=token)
     tenants = ", ".join(settings.tenants)
     print(f"exomock: serving tenants {tenants} on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(
@@ -49,6 +56,30 @@ def _serve(args: argparse.Namespace) -> int:
         http="auto",
     )
     return 0
+
+
+MIN_CONTROL_TOKEN = 16
+
+
+def _control_token_problem(host: str, token: str | None) -> str | None:
+    """Why the control plane would be unsafe to serve (None when it is not)."""
+    if token is not None and len(token) < MIN_CONTROL_TOKEN:
+        return f"--control-token must have at least {MIN_CONTROL_TOKEN} characters"
+    if token is None and not _loopback(host):
+        return (
+            f"--host {host} is reachable from other machines: give --control-token (or "
+            "EXOMOCK_CONTROL_TOKEN) so that only its holders reach /_mock/"
+        )
+    return None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -151,6 +182,7 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         ("--examples", args.examples), ("--seed", args.seed),
         ("--request-budget", args.request_budget), ("--vns", args.vns),
         ("--callback-url", args.callback_url), ("--junitxml", args.junitxml),
+        ("--control-token", args.control_token),
     ):
         if value is not None:
             options += [flag, str(value)]
@@ -168,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the mock server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--control-token",
+        help="every /_mock/ request must carry Authorization: Bearer TOKEN (env "
+        "EXOMOCK_CONTROL_TOKEN; at least 16 characters); required on an address that is not "
+        "loopback",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--config", help="YAML configuration (default: the embedded one)")
     serve.add_argument("--state-file", help="keep state in this SQLite file across restarts")
@@ -221,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--request-budget", type=int, help="most requests the run may make")
     check.add_argument("--callback-url", help="public URL of the callback sink")
     check.add_argument("--junitxml", help="write a JUnit XML report here")
+    check.add_argument("--control-token", help="the mock's control token, for /_mock/")
     check.add_argument("--no-destructive", action="store_true",
                        help="only reads and validation; create nothing")
     check.set_defaults(run=_check)

@@ -45,11 +45,15 @@ class MockServer:
         store: Store | None = None,
         state: State | None = None,
         seed: int | None = None,
+        control_token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         # Inside someone else's process: leave its garbage collector alone.
-        self.app = create_app(settings, store=store, state=state, seed=seed, tune_gc=False)
+        self.app = create_app(
+            settings, store=store, state=state, seed=seed, tune_gc=False,
+            control_token=control_token,
+        )
         self.settings: Settings = self.app.state.settings
         self.tenant_id = DEFAULT_TENANT
         self.auth = DEFAULT_AUTH
@@ -58,7 +62,12 @@ class MockServer:
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
-        self._control = httpx.Client(base_url=self.base_url, timeout=10)
+        self.control_headers = (
+            {"authorization": f"Bearer {control_token}"} if control_token else {}
+        )
+        self._control = httpx.Client(
+            base_url=self.base_url, timeout=10, headers=self.control_headers
+        )
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,44 @@
+"""The control plane's guard: with a control token, every `/_mock/` request must carry it.
+
+`Authorization: Bearer TOKEN`, compared in constant time; otherwise 401 in the control plane's
+envelope, with `WWW-Authenticate: Bearer`. The provider's API is not guarded by it (it has its
+tenants' credentials).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+CONTROL_PREFIX = "/_mock"
+
+
+class ControlGuard:
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.expected is not None
+            and scope["type"] == "http"
+            and (scope["path"] == CONTROL_PREFIX or scope["path"].startswith(CONTROL_PREFIX + "/"))
+            and not self._allowed(scope)
+        ):
+            answer = JSONResponse(
+                {"error": "the control plane needs Authorization: Bearer <control token>"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="exomock control plane"'},
+            )
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        assert self.expected is not None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, self.expected)
+        return False
