@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 
 import httpx
@@ -20,6 +21,7 @@ from . import gc_tuning
 from .callbacks.dispatcher import CallbackDispatcher
 from .clock import Clock
 from .domain.backend import Backend
+from .domain.changes import StoreUnavailable
 from .domain.ports import Store
 from .errors import CallsApiError, ExoBridgeError
 from .ids import IdSource
@@ -100,10 +102,17 @@ def calls_api_error(request: Request, exc: Exception) -> Response:
 
 
 def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """A defect of the mock, or a state it could not keep: code 0 in the envelope, and the
-    traceback in the log, once."""
-    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return exobridge_error(request, ExoBridgeError(0, f"{type(exc).__name__}: {exc}"[:200]))
+    """A defect of the mock, or a state it could not keep: code 0 in the envelope with an error
+    id, and the traceback under the same id in the log, once. The answer never carries the
+    exception's text (it may name files, paths or inputs)."""
+    error_id = secrets.token_hex(6)  # not from the seeded ids: a failure shifts no seeded id
+    logger.error(
+        "internal error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+    )
+    detail = f"error id {error_id}"
+    if isinstance(exc, StoreUnavailable):
+        detail = f"the state could not be kept, and nothing of this request was ({detail})"
+    return exobridge_error(request, ExoBridgeError(0, detail))
 
 
 class InternalErrors:

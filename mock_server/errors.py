@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# An answer quotes at most this much of what it says went wrong, so that no error echoes a large
+# input back.
+MAX_DETAIL = 500
+
+
+def shortened(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
 
 class ExoBridgeError(Exception):
     """A request the provider would refuse with `code` (Appendix 1).
@@ -11,6 +19,7 @@ class ExoBridgeError(Exception):
     """
 
     def __init__(self, code: int, detail: str = "", *, status: int | None = None) -> None:
+        detail = shortened(detail)
         super().__init__(code, detail)
         self.code = code
         self.detail = detail
@@ -29,5 +38,5 @@ class CallsApiError(Exception):
         super().__init__(http_code, code, message, description)
         self.http_code = http_code
         self.code = code
-        self.message = message
-        self.description = description
+        self.message = shortened(message)
+        self.description = shortened(description)

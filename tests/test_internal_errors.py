@@ -66,6 +66,7 @@ def test_a_defect_answers_500_and_keeps_the_connection(records):
             return found(tenant, greenpin_id)
 
         greenpins.get = defective
+        ids: list[str] = []
         with socket.create_connection((mock.host, mock.port), timeout=10) as connection:
             for i in range(40):
                 connection.sendall(REQUEST.format(id="defect" if i % 2 == 0 else "absent")
@@ -77,9 +78,13 @@ def test_a_defect_answers_500_and_keeps_the_connection(records):
                     assert status == 500
                     assert answer["code"] == 0
                     assert answer["success"] is False
+                    # An error id, which the log has too; never the exception's text.
+                    assert "a defect of the mock" not in answer["message"]
+                    ids.append(answer["message"].rsplit("error id ", 1)[1])
                 else:
                     assert status == 404  # the next request on the same connection is served
                     assert answer["code"] == 1
-    internal = [m for m in records.messages if m.startswith("internal error on GET")]
-    assert len(internal) == 20
+    internal = [m for m in records.messages if m.startswith("internal error ")]
+    assert internal == [f"internal error {i} on GET /v1/tenants/demo/greenpin/defect" for i in ids]
+    assert len(set(ids)) == 20
     assert not [m for m in records.messages if "Exception in ASGI application" in m]

@@ -236,3 +236,19 @@ def test_a_form_integer_in_other_digits_is_refused(client):
         "From": "09811112222", "To": "09833334444", "CallerId": "06292134464",
         "TimeLimit": "\u00b2", "TimeOut": "\u2460"})
     assert answer.status_code == 400, answer.text
+
+
+def test_no_error_echoes_a_large_input(client):
+    huge = "9" * 60_000  # about what a URL may hold
+    answers = [
+        client.get("/_mock/state", params={"tenant_id": huge}),
+        client.post("/_mock/reset", json={"tenant_id": "9" * 900_000}),
+        client.get(GP, params={"number": huge}),
+        client.get(f"{GP}/{huge}"),
+        client.get(f"/v3/accounts/demo/calls/{huge}"),
+        client.post("/_mock/calls/incoming", json={"vn": huge[:40], "from": "+919811111111"}),
+        client.post(GP, json={"transaction_id": "t", "a": {"numbers": ["9" * 900_000]}}),
+    ]
+    for answer in answers:
+        assert 400 <= answer.status_code < 500, answer.text[:300]
+        assert len(answer.content) < 2000, (answer.status_code, answer.text[:300])

@@ -17,7 +17,7 @@ from ..callbacks.dispatcher import url_problem
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
 from ..domain.deliveries import OUTCOMES
-from ..errors import ExoBridgeError
+from ..errors import ExoBridgeError, shortened
 from ..spec import ControlSpec
 from .context import context
 from .requests import (
@@ -36,6 +36,7 @@ def control_spec() -> ControlSpec:
 
 class ControlError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
+        message = shortened(message)
         super().__init__(message)
         self.message = message
         self.status = status
