@@ -7,11 +7,13 @@ import argparse
 import ipaddress
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -23,6 +25,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
+    port = _port(args.port)
+    if port is None:
+        print(f"exomock: --port must be a whole number from 0 to 65535, not {args.port[:20]!r}",
+              file=sys.stderr)
+        return 2
     token = args.control_token or os.environ.get("EXOMOCK_CONTROL_TOKEN") or None
     problem = _control_token_problem(args.host, token)
     if problem is not None:
@@ -33,6 +40,13 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"exomock: {exc}", file=sys.stderr)
         return 2
+    # Listening before anything else is opened: a port in use is said before any success.
+    try:
+        listener = _listen(args.host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"exomock: cannot listen on {args.host} port {port}: {reason}", file=sys.stderr)
+        return 2
     state = None
     if args.state_file:
         from .store.sqlite import StateFileError
@@ -41,24 +55,54 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             state = State.open(args.state_file, retention=settings.callbacks.retention)
         except StateFileError as exc:
+            listener.close()
             print(f"exomock: {exc}", file=sys.stderr)
             return 2
     app = create_app(settings, state=state, seed=args.seed, control_token=token)
     tenants = ", ".join(settings.tenants)
-    print(f"exomock: serving tenants {tenants} on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        loop="auto",
-        http="auto",
-    )
+    bound = listener.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"exomock: serving tenants {tenants} on http://{host}:{bound}", file=sys.stderr)
+    try:
+        uvicorn.run(
+            app,
+            fd=listener.fileno(),
+            host=args.host,
+            port=bound,
+            log_level=args.log_level,
+            access_log=args.access_log,
+            loop="auto",
+            http="auto",
+        )
+    finally:
+        listener.close()
     return 0
 
 
 MIN_CONTROL_TOKEN = 16
+
+
+def _port(text: str) -> int | None:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        return None
+    return int(text)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host and port (port 0: any free one)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
 
 
 def _control_token_problem(host: str, token: str | None) -> str | None:
@@ -196,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exomock", description="A stateful mock of Exotel's ExoBridge and calling APIs."
     )
+    parser.add_argument("--version", action="version", version=f"exomock {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the mock server")
@@ -206,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "EXOMOCK_CONTROL_TOKEN; at least 16 characters); required on an address that is not "
         "loopback",
     )
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", default="8000", help="port, 0 to 65535 (default 8000; 0: any)")
     serve.add_argument("--config", help="YAML configuration (default: the embedded one)")
     serve.add_argument("--state-file", help="keep state in this SQLite file across restarts")
     serve.add_argument("--seed", type=int, help="seed for ids and PINs, for repeatable runs")

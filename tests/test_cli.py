@@ -161,3 +161,35 @@ def test_state_file_keeps_calls_and_the_callback_log(served, tmp_path: Path):
     assert got.json()["response"]["call_details"]["sid"] == sid
     log = httpx.get(second.base + "/_mock/callbacks", params={"event": "deallocation"}).json()
     assert [e["payload"]["transaction_id"] for e in log["callbacks"]] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["--port", "80000"], "'80000'"), (["--port", "-1"], "'-1'"), (["--port", "²"], "'²'")],
+)
+def test_a_port_out_of_range_is_refused_in_one_line(args, says, capsys):
+    from mock_server.cli import main
+
+    assert main(["serve", *args]) == 2
+    assert capsys.readouterr().err == (
+        f"exomock: --port must be a whole number from 0 to 65535, not {says}\n"
+    )
+
+
+def test_a_port_in_use_is_said_before_any_success_line(served):
+    first = served()
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "serve", "--port", str(first.port)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"exomock: cannot listen on 127.0.0.1 port {first.port}: Address already in use\n"
+    )
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "mock_server", "--version"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stdout.startswith("exomock ")
