@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -131,22 +132,31 @@ class Settings:
     max_body_bytes: int = 1048576
 
     @classmethod
-    def from_mapping(cls, raw: Any, source: str = "configuration") -> Settings:
+    def from_mapping(
+        cls, raw: Any, source: str = "configuration", lines: LineOf | None = None
+    ) -> Settings:
+        """Settings from a mapping; ConfigError, in one line naming `source` (and with `lines`,
+        the line of each problem), when it is not valid."""
         errors = sorted(_config_validator().iter_errors(raw), key=lambda e: e.path)
         if errors:
-            lines = [
-                f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors
-            ]
-            raise ConfigError(f"{source} is not valid:\n" + "\n".join(lines))
+            found = []
+            for e in errors[:5]:
+                path = list(e.absolute_path)
+                where = f"line {lines(path)}, " if lines is not None else ""
+                found.append(f"{where}{'/'.join(map(str, path)) or '(top)'}: {e.message[:200]}")
+            raise ConfigError(f"{source} is not valid: " + "; ".join(found))
         tenants = {}
         seen_numbers: dict[str, str] = {}
         seen_keys: dict[str, str] = {}
         for tenant_id, t in raw["tenants"].items():
             for n in t["numbers"]:
                 if n["number"] in seen_numbers:
+                    first = seen_numbers[n["number"]]
                     raise ConfigError(
-                        f"{source}: {n['number']} is in the pools of both "
-                        f"{seen_numbers[n['number']]} and {tenant_id}"
+                        f"{source}: {n['number']} is listed twice in the pool of {tenant_id}"
+                        if first == tenant_id
+                        else f"{source}: {n['number']} is in the pools of both {first} and "
+                        f"{tenant_id}"
                     )
                 seen_numbers[n["number"]] = tenant_id
             for c in t["credentials"]:
@@ -185,7 +195,76 @@ class Settings:
         """The file's settings, or the embedded default when no file is given."""
         source = Path(path) if path else DEFAULT_CONFIG_PATH
         try:
-            raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read {source}: {exc}") from exc
-        return cls.from_mapping(raw, str(source))
+            with source.open("rb") as file:
+                data = file.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{source} is over {MAX_CONFIG_BYTES:,} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source} is not UTF-8 text (byte {exc.start})") from None
+        raw, lines = read_yaml(text, str(source))
+        return cls.from_mapping(raw, str(source), lines)
+
+
+# A configuration is a page or two of YAML; far more is a mistake or an attack.
+MAX_CONFIG_BYTES = 1_048_576
+LineOf = Callable[[list[Any]], int]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML without aliases (a few lines of nested aliases can expand to gigabytes) and without
+    duplicate keys (a second `demo:` would silently replace the first)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                problem=f"an alias (*{event.anchor}) is not allowed here; write the value out",
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"key {str(key)[:50]!r} is given twice (first on line {seen[key]})",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(text: str, source: str) -> tuple[Any, LineOf]:
+    """The document, and a way to find the line of a value by its path; ConfigError naming
+    `source` and the line on a syntax error, an alias or a duplicate key."""
+    try:
+        root = yaml.compose(text, Loader=_StrictLoader)
+        raw = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}{where}: {exc.problem}"[:300]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: {exc}"[:300]) from None
+
+    def line_of(path: list[Any]) -> int:
+        node = root
+        for step in path:
+            if isinstance(node, yaml.MappingNode):
+                found = [v for k, v in node.value if k.value == str(step)]
+                if not found:
+                    break
+                node = found[0]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+                node = node.value[step]
+            else:
+                break
+        return int(node.start_mark.line) + 1 if node is not None else 1
+
+    return raw, line_of
