@@ -79,3 +79,20 @@ def test_unknown_paths_and_methods_answer_json(client):
     response = client.patch(GP)
     assert response.status_code == 405
     assert response.json()["success"] is False
+
+
+def test_credentials_are_compared_whatever_their_characters_and_not_kept_when_long(client):
+    import base64
+
+    from mock_server.routes.requests import ACCEPTED_HEADER_BYTES
+
+    for token in ("tökén", "demo_token\u0000", "x" * 2000):
+        header = "Basic " + base64.b64encode(f"demo_key:{token}".encode()).decode()
+        answer = client.get("/v1/tenants/demo/greenpin", headers={"authorization": header},
+                            auth=None)
+        assert answer.status_code == 401, answer.text
+    long_but_right = "Basic " + base64.b64encode(b"demo_key:demo_token").decode() + " " * 1000
+    assert client.get("/v1/tenants/demo/greenpin", headers={"authorization": long_but_right},
+                      auth=None).status_code == 200
+    kept = client.app.state.context.credentials._accepted
+    assert all(len(header) <= ACCEPTED_HEADER_BYTES for header in kept)

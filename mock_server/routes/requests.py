@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import math
 import re
@@ -14,8 +15,9 @@ from starlette.requests import Request
 from ..errors import ExoBridgeError
 from ..settings import Settings, Tenant
 
-# How many distinct accepted Authorization headers are remembered.
+# How many distinct accepted Authorization headers are remembered, and the longest one that is.
 ACCEPTED_HEADERS_KEPT = 1024
+ACCEPTED_HEADER_BYTES = 512
 # JSON nested deeper than this is refused before the parser recurses into it.
 MAX_JSON_DEPTH = 64
 
@@ -162,8 +164,13 @@ class Credentials:
         if known is not None:
             return known
         tenant = self._decode(authorization)
-        if len(self._accepted) < ACCEPTED_HEADERS_KEPT:
-            self._accepted[authorization] = tenant  # type: ignore[index]
+        # Bounded in bytes too: a header padded to a megabyte is checked, never kept.
+        if (
+            len(self._accepted) < ACCEPTED_HEADERS_KEPT
+            and authorization is not None
+            and len(authorization) <= ACCEPTED_HEADER_BYTES
+        ):
+            self._accepted[authorization] = tenant
         return tenant
 
     def _decode(self, authorization: str | None) -> Tenant:
@@ -178,7 +185,7 @@ class Credentials:
             raise ExoBridgeError(7, "the Basic credentials are not valid base64") from None
         key, sep, token = decoded.partition(":")
         known = self._by_key.get(key)
-        if not sep or known is None or known[0] != token:
+        if not sep or known is None or not hmac.compare_digest(known[0].encode(), token.encode()):
             raise ExoBridgeError(7, "unknown API key or wrong token")
         return known[1]
 
