@@ -63,17 +63,19 @@ def _serve(args: argparse.Namespace) -> int:
     bound = listener.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"exomock: serving tenants {tenants} on http://{host}:{bound}", file=sys.stderr)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=bound,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        loop="auto",
+        http="auto",
+    )
     try:
-        uvicorn.run(
-            app,
-            fd=listener.fileno(),
-            host=args.host,
-            port=bound,
-            log_level=args.log_level,
-            access_log=args.access_log,
-            loop="auto",
-            http="auto",
-        )
+        # The socket itself (not its descriptor, which uvicorn would take for a Unix socket and
+        # leave Nagle's algorithm on, adding 40 ms to answers).
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         listener.close()
     return 0

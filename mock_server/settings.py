@@ -115,7 +115,7 @@ class CallbackSettings:
     signing_secret: str | None = None
     chaos: ChaosSettings = ChaosSettings()
     # Deliveries in flight at once, in all and to one destination (scheme, host and port).
-    workers: int = 32
+    workers: int = 128
     per_host: int = 8
     # Log entries kept; pending deliveries are never dropped, finished ones go oldest first.
     retention: int = 10_000

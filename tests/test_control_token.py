@@ -37,10 +37,10 @@ def test_every_control_request_needs_the_token(make_client):
 def serve(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, Any]]:
     started: dict[str, Any] = {}
 
-    def run(app: Any, **kwargs: Any) -> None:
-        started.update(kwargs, app=app)
+    def run(server: Any, sockets: Any = None) -> None:
+        started.update(app=server.config.app, host=server.config.host, sockets=sockets)
 
-    monkeypatch.setattr("uvicorn.run", run)
+    monkeypatch.setattr("uvicorn.Server.run", run)
     return main(["serve", *argv]), started
 
 

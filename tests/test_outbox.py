@@ -183,9 +183,10 @@ def test_a_slow_receiver_delays_only_its_own_deliveries(config, httpserver, drip
         delays = sorted(at - due for at in receiver.arrived.values())
         summary = httpx.get(mock.url("/_mock/callbacks/summary")).json()
     assert delays[int(count * 0.99)] < 1.0
-    # The slow one holds its own four slots, and its other deliveries wait without failing.
-    assert summary["in_flight"] == 4
-    assert summary["queued"] == count - 4
+    # The slow one never answered quickly, so it holds one worker; its other deliveries wait
+    # without failing.
+    assert summary["in_flight"] == 1
+    assert summary["queued"] == count - 1
     assert summary["failed"] == 0
 
 
@@ -295,3 +296,157 @@ def test_the_state_file_keeps_no_more_than_the_log(tmp_path):
     reopened = State.open(path, retention=100)
     assert {d.id for d in reopened.log.find()} == kept
     reopened.close()
+
+
+def test_receivers_that_never_answer_hold_one_worker_each(config, httpserver):
+    """Four destinations that never answer cannot take the workers (here 16, of which one
+    destination may use 8) from a fifth that answers."""
+    receiver = Receiver(httpserver)
+    stuck = [DripServer(pause=30) for _ in range(4)]
+    settings = settings_for(config, workers=16, per_host=8, timeout_seconds=30)
+    try:
+        with MockServer(settings) as mock:
+            create_many(mock, "demo", 80, duration="1m")
+            create_many(mock, "other", 100, duration="3m")
+            mock.set_callback_urls({"deallocation": stuck[0].url})
+            mock.advance_clock(90)
+            logged = mock.callbacks(event="deallocation")
+            assert len(logged) == 80
+            for i, entry in enumerate(logged[:60]):
+                again = httpx.post(mock.url(f"/_mock/callbacks/{entry['id']}/redeliver"),
+                                   json={"url": stuck[1 + i // 20].url})
+                assert again.status_code == 202
+            mock.set_callback_urls({"deallocation": receiver.url}, tenant_id="other")
+            mock.advance_clock(120)
+            due = time.monotonic()
+            wait_until(lambda: len(receiver.arrived) == 100, 10)
+            took = time.monotonic() - due
+            summary = httpx.get(mock.url("/_mock/callbacks/summary")).json()
+    finally:
+        for server in stuck:
+            server.stop()
+    assert took < 3
+    assert summary["in_flight"] == 4  # one for each receiver that never answers
+    assert summary["queued"] == 80 + 60 - 4
+
+
+def test_a_compressed_answer_is_never_inflated(config, httpserver):
+    import gzip
+    import resource
+
+    bomb = gzip.compress(b"\0" * 200_000_000)  # 200 MB of zeros in about 200 KB
+    httpserver.expect_request("/gzip").respond_with_data(
+        bomb, headers={"content-encoding": "gzip"}, content_type="application/json")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with _connect_mock(config, httpserver.url_for("/gzip")) as mock:
+        create_many(mock, "demo", 5, duration="10s")
+        mock.set_callback_urls({"deallocation": httpserver.url_for("/gzip")})
+        mock.advance_clock(60)
+        wait_until(lambda: all(e["outcome"] == "delivered"
+                               for e in mock.callbacks(event="deallocation")), 10)
+        answer = httpx.post(mock.url("/_mock/calls/incoming"), timeout=30,
+                            json={"vn": "+916292134465", "from": "+919812345678"})
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert answer.json()["connect_errors"] == [
+        "the answer is compressed (gzip); the applet asks for it uncompressed"]
+    assert grown_mb < 100
+
+
+def test_one_calls_status_callbacks_arrive_in_order_through_retries(config, httpserver):
+    order: list[tuple[str, str]] = []
+    refused: set[str] = set()
+
+    def handle(request: WerkzeugRequest) -> WerkzeugResponse:
+        delivery = request.headers["x-exomock-delivery"]
+        if delivery not in refused:  # every first attempt fails
+            refused.add(delivery)
+            return WerkzeugResponse("busy", status=503)
+        body = request.get_json()
+        order.append((body["call_details"]["sid"], body["event_details"]["event_type"]))
+        return WerkzeugResponse("ok")
+
+    httpserver.expect_request("/status").respond_with_handler(handle)
+    url = httpserver.url_for("/status")
+    settings = settings_for(config, retry_delays_seconds=[0.2, 0.2], jitter=0.9)
+    with MockServer(settings) as mock:
+        sids = []
+        for i in range(5):
+            answer = httpx.post(mock.url("/v3/accounts/demo/calls"), auth=AUTH["demo"], json={
+                "from": {"contact_uri": f"+9198111{i}2345"},  # ends in none of the magic
+                "to": {"contact_uri": f"+9198333{i}6789"},    # numbers: both answer
+                "virtual_number": VNS["demo"],
+                "status_callback": [{"event": "answered", "url": url},
+                                    {"event": "terminal", "url": url}]})
+            sids.append(answer.json()["response"]["call_details"]["sid"])
+        mock.advance_clock(60)
+        wait_until(lambda: len(order) == 10, 10)
+    for sid in sids:
+        assert [event for s, event in order if s == sid] == ["answered", "terminal"]
+
+
+def test_a_status_callback_url_that_cannot_be_requested_is_refused(client):
+    answer = client.post("/v3/accounts/demo/calls", json={
+        "from": {"contact_uri": "+919811112222"}, "to": {"contact_uri": "+919833334444"},
+        "virtual_number": "+916292134464",
+        "status_callback": [{"event": "terminal", "url": "http://[::1"}]})
+    assert answer.status_code == 400
+    assert answer.json()["response"]["error_data"]["code"] == 10725
+    assert "invalid URL" in answer.json()["response"]["error_data"]["description"]
+
+
+def test_a_reset_sends_no_more_of_what_it_forgot(config, drip, httpserver):
+    receiver = Receiver(httpserver)
+    with MockServer(settings_for(config, workers=4, per_host=4)) as mock:
+        create_many(mock, "demo", 50, duration="10s")
+        mock.set_callback_urls({"deallocation": drip.url})
+        mock.advance_clock(60)
+        assert httpx.get(mock.url("/_mock/callbacks/summary")).json()["queued"] > 0
+        mock.reset("demo")
+        summary = httpx.get(mock.url("/_mock/callbacks/summary")).json()
+        assert summary["queued"] == 0
+        assert summary["pending"] == 0
+        # What comes after is not held up behind the forgotten ones.
+        create_many(mock, "demo", 1, duration="10s")
+        mock.set_callback_urls({"deallocation": receiver.url})
+        mock.advance_clock(60)
+        wait_until(lambda: len(receiver.arrived) == 1, 3)
+
+
+def test_the_log_shrinks_back_to_its_limit_once_a_burst_has_ended(config, httpserver, tmp_path):
+    receiver = Receiver(httpserver)
+    path = str(tmp_path / "state.db")
+    with MockServer(settings_for(config, retention=100), state=State.open(path, retention=100)) \
+            as mock:
+        create_many(mock, "demo", 300, duration="10s")
+        mock.set_callback_urls({"deallocation": receiver.url})
+        mock.advance_clock(60)
+        wait_until(lambda: len(receiver.arrived) == 300, 10)
+        wait_until(lambda: httpx.get(mock.url("/_mock/callbacks/summary")).json()["retained"]
+                   == 100, 5)
+    reopened = State.open(path, retention=100)
+    assert len(reopened.log) == 100
+    reopened.close()
+
+
+def test_retries_go_on_where_they_were_after_a_restart(config, tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "state.db")
+    port = free_port()
+    settings = settings_for(config, retry_delays_seconds=[30, 30])
+    with MockServer(settings, state=State.open(path)) as mock:
+        create_many(mock, "demo", 1, duration="10s")
+        mock.set_callback_urls({"deallocation": f"http://127.0.0.1:{port}/hook"})
+        mock.advance_clock(60)
+        wait_until(lambda: mock.callbacks(event="deallocation")[0]["attempts"], 5)
+    # Two more runs, each making one attempt: three in all, the last one final.
+    for _ in range(2):
+        with MockServer(settings, state=State.open(path)) as mock:
+            wait_until(lambda mock=mock: len(mock.callbacks(event="deallocation")[0]["attempts"])
+                       >= 2, 5)
+    db = sqlite3.connect(path)
+    [(body,)] = db.execute("SELECT body FROM callbacks").fetchall()
+    db.close()
+    entry = __import__("json").loads(body)
+    assert len(entry["attempts"]) == 3
+    assert entry["outcome"] == "failed"

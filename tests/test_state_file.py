@@ -37,7 +37,7 @@ def serve_exit(path: Path | str, capsys: pytest.CaptureFixture[str]) -> tuple[in
         raise AssertionError(f"the mock started on {path}")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("uvicorn.run", started)
+        patch.setattr("uvicorn.Server.run", started)
         code = main(["serve", "--state-file", str(path)])
     return code, capsys.readouterr().err
 

@@ -46,6 +46,10 @@ class _TooLarge(Exception):
     pass
 
 
+class _Compressed(Exception):
+    pass
+
+
 async def fetch(
     client: httpx.AsyncClient,
     validator: jsonschema_rs.Validator,
@@ -65,6 +69,8 @@ async def fetch(
     delivery.attempts.append(attempt)
     headers = {
         "accept": "application/json",
+        # The answer's size is checked as it arrives: compression would hide it.
+        "accept-encoding": "identity",
         "user-agent": "exomock-connect",
         "x-exomock-event": CONNECT_REQUEST,
         "x-exomock-delivery": delivery.id,
@@ -80,6 +86,8 @@ async def fetch(
         errors = [f"the URL did not answer within {timeout:g} s"]
     except _TooLarge:
         errors = [f"the answer is over {MAX_CONNECT_ANSWER_BYTES} bytes"]
+    except _Compressed as exc:
+        errors = [f"the answer is compressed ({exc}); the applet asks for it uncompressed"]
     except (httpx.HTTPError, httpx.InvalidURL, ValueError, TypeError) as exc:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         errors = [short(f"the URL could not be reached ({detail})")]
@@ -96,9 +104,12 @@ async def _get(
     client: httpx.AsyncClient, target: httpx.URL, headers: dict[str, str]
 ) -> tuple[int, bytes]:
     async with client.stream("GET", target, headers=headers) as response:
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise _Compressed(encoding[:40])
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.aiter_raw():
             size += len(chunk)
             if size > MAX_CONNECT_ANSWER_BYTES:
                 raise _TooLarge

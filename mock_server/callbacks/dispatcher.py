@@ -20,8 +20,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
+import re
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -59,17 +61,39 @@ def url_problem(url: str) -> str | None:
     try:
         parsed = httpx.URL(url)
         host = parsed.host  # decodes an internationalised name, which may be malformed
+        port = parsed.port
     except (httpx.InvalidURL, ValueError, TypeError) as exc:  # IDNAError is a ValueError
         return short(f"invalid URL {url[:100]!r}: {exc}")
     if parsed.scheme not in ("http", "https") or not host:
         return short(f"invalid URL {url[:100]!r}: an http or https URL with a host is expected")
+    if port is not None and not 0 < port < 65536:
+        return short(f"invalid URL {url[:100]!r}: port {port} is not 1 to 65535")
+    if not _ip(host) and not _HOST_NAME.fullmatch(parsed.raw_host.decode("ascii")):
+        return short(f"invalid URL {url[:100]!r}: {host[:60]!r} is not a host name")
     return None
 
 
+# Letters, digits and hyphens in dot-separated labels (underscores too, which some hosts use).
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*"
+                        r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?")
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
 def destination(url: str) -> str:
-    """Scheme, host and port: what the per-destination limit counts."""
+    """Scheme, host and port: what the per-destination limit counts. An address is written one
+    way (`[::ffff:127.0.0.1]` is `127.0.0.1`); a name is compared without case."""
     parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+    address = _ip(parsed.host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    host = str(address) if address is not None else parsed.host.lower().rstrip(".")
+    return f"{parsed.scheme}://{host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -100,12 +124,11 @@ class CallbackDispatcher:
         }
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._connect_client: httpx.AsyncClient | None = None
+        self._resuming: asyncio.Task[None] | None = None
         self._outbox: Outbox | None = None
         # Dispatched before the start: sent once it has started.
         self._early: list[Delivery] = []
-        # How many attempts each delivery had when this run took it up (a resumed one goes on
-        # numbering its attempts, and gets this run's retries).
-        self._attempts_before: dict[str, int] = {}
         self._chaos = random.Random(0)
         self._jitter = random.Random()
 
@@ -117,12 +140,16 @@ class CallbackDispatcher:
         options = self.options
         self._client = httpx.AsyncClient(
             transport=self._transport,
-            # Workers never wait for a connection: there is one for each, and some to spare
-            # for the Connect applet's requests.
+            # Workers never wait for a connection: there is one for each.
             limits=httpx.Limits(
-                max_connections=options.workers + 16, max_keepalive_connections=options.workers
+                max_connections=options.workers, max_keepalive_connections=options.workers
             ),
             timeout=httpx.Timeout(options.timeout_seconds),
+        )
+        # The Connect applet's requests have connections of their own: a caller waiting on a
+        # slow applet never holds up the callbacks, nor the other way round.
+        self._connect_client = httpx.AsyncClient(
+            transport=self._transport, timeout=httpx.Timeout(CONNECT_TIMEOUT_SECONDS)
         )
         self._outbox = Outbox(
             self._attempt,
@@ -135,9 +162,23 @@ class CallbackDispatcher:
         self._outbox.start()
         early, self._early = self._early, []
         resumed = {d.id: d for d in [*self.log.undelivered(), *early]}
-        self.dispatch(list(resumed.values()))
+        self._resuming = asyncio.create_task(self._resume(list(resumed.values())))
+
+    async def _resume(self, deliveries: list[Delivery]) -> None:
+        """Queues what a previous run left pending, a few hundred at a time, so that the server
+        answers while thousands are taken up."""
+        for start in range(0, len(deliveries), 500):
+            self.dispatch(deliveries[start : start + 500])
+            await asyncio.sleep(0)
 
     async def stop(self) -> None:
+        if self._resuming is not None:
+            self._resuming.cancel()
+            await asyncio.gather(self._resuming, return_exceptions=True)
+            self._resuming = None
+        if self._connect_client is not None:
+            await self._connect_client.aclose()
+            self._connect_client = None
         if self._outbox is not None:
             await self._outbox.stop()
             self._outbox = None
@@ -147,6 +188,8 @@ class CallbackDispatcher:
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Waits until every delivery under way has ended (for tests and shutdown)."""
+        if self._resuming is not None:
+            await asyncio.wait({self._resuming}, timeout=timeout)
         if self._outbox is not None:
             await self._outbox.drain(timeout)
 
@@ -226,6 +269,13 @@ class CallbackDispatcher:
             outcome=PENDING if target is not None else NOT_SENT,
         )
 
+    def forget(self, tenant_id: str | None) -> None:
+        """Drops the queued deliveries of a tenant (or everyone's) that a reset forgot; those
+        in flight end, unlogged."""
+        if self._outbox is not None:
+            self._outbox.forget(lambda d: tenant_id is None or d.tenant_id == tenant_id)
+        self._early = [d for d in self._early if tenant_id not in (None, d.tenant_id)]
+
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         """Sends the pending ones of these logged deliveries (their unit is committed)."""
         outbox = self._outbox
@@ -244,7 +294,6 @@ class CallbackDispatcher:
                 self.log.update(delivery)
                 outbox.finished(delivery)
                 continue
-            self._attempts_before[delivery.id] = len(delivery.attempts)
             chaos = self.options.chaos
             delay = (
                 self._chaos.uniform(0, chaos.max_delay_seconds or 0.5)
@@ -260,11 +309,11 @@ class CallbackDispatcher:
         self, tenant_id: str, url: str, query: dict[str, str]
     ) -> ConnectFetch:
         """GETs a Connect applet URL with `query` and checks its answer (`connect_fetch.py`)."""
-        if self._client is None:
+        if self._connect_client is None:
             raise RuntimeError("the callback dispatcher is not started")
         self.check(CONNECT_REQUEST, query)
         return await fetch(
-            self._client,
+            self._connect_client,
             self._validators[CONNECT_RESPONSE],
             Delivery(
                 id=self.ids.uuid(),
@@ -288,8 +337,9 @@ class CallbackDispatcher:
         self.log.update(delivery)
 
     def _retry_delay(self, delivery: Delivery) -> float | None:
-        """The wait before the next attempt, with jitter; None when none is left."""
-        made = len(delivery.attempts) - self._attempts_before.get(delivery.id, 0)
+        """The wait before the next attempt, with jitter; None when none is left (attempts
+        count across restarts: a resumed delivery goes on where it was)."""
+        made = len(delivery.attempts)
         delays = self.options.retry_delays_seconds
         if made > len(delays):
             return None
@@ -329,10 +379,7 @@ class CallbackDispatcher:
         elif self._retry_delay(delivery) is None:
             delivery.outcome = FAILED
         self.log.update(delivery)
-        if delivery.outcome != PENDING:
-            self._attempts_before.pop(delivery.id, None)
-            return DONE
-        return RETRY
+        return DONE if delivery.outcome != PENDING else RETRY
 
     async def _post(self, delivery: Delivery, body: bytes) -> int:
         """POSTs the callback; the answer's status, its body read up to the limit."""
@@ -342,10 +389,14 @@ class CallbackDispatcher:
             "POST", delivery.url, content=body, headers=self._headers(delivery, body)
         ) as response:
             read = 0
-            async for chunk in response.aiter_bytes():
-                read += len(chunk)
-                if read > self.options.max_answer_bytes:
-                    break  # the status decides; the rest of the body is not needed
+            try:
+                # As sent, never decompressed: a small gzip answer cannot swell in memory.
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > self.options.max_answer_bytes:
+                        break  # the status decides; the rest of the body is not needed
+            except httpx.StreamConsumed:
+                pass  # an answer that was in memory already (a test's transport)
             return response.status_code
 
     def _headers(self, delivery: Delivery, body: bytes) -> dict[str, str]:

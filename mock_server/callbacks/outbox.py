@@ -4,6 +4,10 @@ them.
 - At most `workers` attempts are under way at once, and at most `per_host` to one destination
   (scheme, host and port): a burst queues, it does not fail, and waiting is not an attempt.
 - Destinations with work take turns, so a slow or dead receiver delays only its own deliveries.
+  A destination starts with one attempt at a time, and each quick answer (under SLOW_SECONDS)
+  doubles what it may have under way, up to `per_host`; a slow attempt (one under way, or one
+  that ended) brings it back to one. So a receiver that never answers holds one worker, not
+  `per_host`; slow destinations together hold at most half the workers.
 - The callbacks of one `sequence` (one call's) are sent in order: each becomes ready when the one
   before it has ended, delivered or failed.
 - A retry waits on a timer, holding no worker.
@@ -25,6 +29,8 @@ from ..domain.deliveries import PENDING, Delivery
 
 logger = logging.getLogger("exomock")
 
+SLOW_SECONDS = 2.0
+
 # What one attempt came to.
 DONE = "done"  # delivered, or failed for good: the delivery has ended
 RETRY = "retry"  # try again after the next delay
@@ -40,6 +46,9 @@ class Lane:
     ready: deque[Delivery] = field(default_factory=deque)
     in_flight: int = 0
     turn_taken: bool = False  # waiting in the turn order
+    # When each attempt under way began; how many it may have under way, as earned.
+    started: dict[int, float] = field(default_factory=dict)
+    allowed: int = 1
 
 
 class Outbox:
@@ -60,6 +69,7 @@ class Outbox:
         self.workers = workers
         self.per_host = per_host
         self._lanes: dict[str, Lane] = {}
+        self._parked: set[str] = set()
         self._turns: deque[Lane] = deque()
         self._work = asyncio.Event()
         # Retries and delayed first attempts: (when, tie-breaker, delivery).
@@ -128,7 +138,7 @@ class Outbox:
         self._offer(lane)
 
     def _offer(self, lane: Lane) -> None:
-        if lane.ready and lane.in_flight < self.per_host and not lane.turn_taken:
+        if lane.ready and lane.in_flight < lane.allowed and not lane.turn_taken:
             lane.turn_taken = True
             self._turns.append(lane)
             self._work.set()
@@ -136,20 +146,41 @@ class Outbox:
     # -- sending --------------------------------------------------------------------------------
 
     async def _next(self) -> tuple[Lane, Delivery]:
-        while not self._turns:
-            self._work.clear()
-            await self._work.wait()
-        lane = self._turns.popleft()
-        lane.turn_taken = False
+        while True:
+            while not self._turns:
+                self._work.clear()
+                await self._work.wait()
+            lane = self._turns.popleft()
+            lane.turn_taken = False
+            if self._may_start(lane):
+                break
+            # Its turn comes again when one of its attempts ends, or, with none under way,
+            # when any attempt ends (it waited for the slow destinations' share).
+            if not lane.in_flight:
+                self._parked.add(lane.key)
         delivery = lane.ready.popleft()
         lane.in_flight += 1
         self.in_flight += 1
         self._offer(lane)  # its next delivery takes a turn behind the other destinations
         return lane, delivery
 
+    def _may_start(self, lane: Lane) -> bool:
+        now = time.monotonic()
+        if any(now - at >= SLOW_SECONDS for at in lane.started.values()):
+            lane.allowed = 1
+        if lane.in_flight >= lane.allowed:
+            return False
+        if lane.allowed > 1:
+            return True
+        # One at a time: slow or new destinations together hold at most half the workers.
+        held = sum(other.in_flight for other in self._lanes.values() if other.allowed == 1)
+        return held < max(1, self.workers // 2)
+
     async def _worker(self) -> None:
         while True:
             lane, delivery = await self._next()
+            ticket = next(self._ticket)
+            started = lane.started[ticket] = time.monotonic()
             try:
                 verdict = await self._attempt(delivery)
             except asyncio.CancelledError:
@@ -161,18 +192,43 @@ class Outbox:
             finally:
                 lane.in_flight -= 1
                 self.in_flight -= 1
-            if verdict == RETRY:
-                delay = self._retry_delay(delivery)
-                if delay is not None:
-                    self._schedule(delivery, delay)
-                    self._offer(lane)
-                    continue
-            self.finished(delivery)
+                del lane.started[ticket]
+                if time.monotonic() - started < SLOW_SECONDS:
+                    lane.allowed = min(self.per_host, lane.allowed * 2)
+                else:
+                    lane.allowed = 1
+            delay = self._retry_delay(delivery) if verdict == RETRY else None
+            if delay is not None:
+                self._schedule(delivery, delay)
+            else:
+                self.finished(delivery)
             self._offer(lane)
+            for key in self._parked:
+                parked = self._lanes.get(key)
+                if parked is not None:
+                    self._offer(parked)
+            self._parked.clear()
+            # An idle destination is forgotten: it starts again from one attempt at a time.
             if not lane.ready and not lane.in_flight:
-                del self._lanes[lane.key]
+                self._lanes.pop(lane.key, None)
             if not self.in_flight and not self.queued:
                 self._idle.set()
+
+    def forget(self, gone: Callable[[Delivery], bool]) -> None:
+        """Drops every queued delivery `gone` says was forgotten (ready, on a timer, or waiting
+        behind another of its sequence)."""
+        for lane in self._lanes.values():
+            lane.ready = deque(d for d in lane.ready if not gone(d))
+        self._later = [entry for entry in self._later if not gone(entry[2])]
+        heapq.heapify(self._later)
+        self._waiting = {k: d for k, d in self._waiting.items() if not gone(d)}
+        self._tails = {k: d for k, d in self._tails.items() if not gone(d)}
+        self._turns = deque(lane for lane in self._turns if lane.ready)
+        in_turn = {id(lane) for lane in self._turns}
+        for lane in self._lanes.values():
+            lane.turn_taken = id(lane) in in_turn
+        if not self.in_flight and not self.queued:
+            self._idle.set()
 
     def finished(self, delivery: Delivery) -> None:
         """The delivery has ended: the next of its sequence may go."""

@@ -249,6 +249,7 @@ class Backend:
         with self.unit() as changes:
             changes.resets.append(tenant_id)
             changes.runtime = new_runtime
+        self.events.forget(tenant_id)
         if tenant_id is None:
             self.internal_errors = 0
             # The dropped state may hold cycles among objects the collector no longer walks.

@@ -750,8 +750,10 @@ class Calls:
     def _notify(self, call: CallRecord, event: str) -> None:
         url = call.status_callbacks.get(event)
         if url is not None:
+            # One call's status callbacks arrive in order, through retries too.
             self.backend.emit(
-                call.tenant_id, STATUS_CALLBACK, status_payload(call, event), url=url
+                call.tenant_id, STATUS_CALLBACK, status_payload(call, event), url=url,
+                sequence=call.sid,
             )
 
     @staticmethod

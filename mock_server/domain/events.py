@@ -30,6 +30,9 @@ class EventSink(Protocol):
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None: ...
 
+    def forget(self, tenant_id: str | None) -> None:
+        """Sends no more of a tenant's (or anyone's) queued deliveries: they were reset."""
+
 
 def deallocation_payload(allocation: Allocation) -> dict[str, Any]:
     return {
@@ -64,4 +67,7 @@ class DiscardEvents:
         raise LookupError("nothing is logged")
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
+        return None
+
+    def forget(self, tenant_id: str | None) -> None:
         return None

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..callbacks.dispatcher import url_problem
 from ..domain.calls import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
@@ -132,7 +133,12 @@ def _success(request: Request, result: dict[str, Any]) -> JSONResponse:
 
 
 def call_request(body: dict[str, Any]) -> CallRequest:
-    """A checked createCall body as the domain's request."""
+    """A checked createCall body as the domain's request; 10725 for a status callback URL the
+    mock could not request."""
+    for entry in body.get("status_callback", ()):
+        problem = url_problem(entry["url"])
+        if problem is not None:
+            raise invalid_body(f"status_callback {entry['event']}: {problem}")
     recording = body.get("recording") or {}
     return CallRequest(
         from_contact=body["from"]["contact_uri"],

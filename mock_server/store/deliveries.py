@@ -23,8 +23,10 @@ class DeliveryLog:
         self._entries: OrderedDict[str, Delivery] = OrderedDict()
         # Ids of the entries that have ended, in the order they ended: the ones to drop first.
         self._ended: OrderedDict[str, None] = OrderedDict()
-        # Called with a delivery whose attempts or outcome changed (set by the state file).
+        # Called with a delivery whose attempts or outcome changed, and with the ids dropped
+        # when entries end beyond the limit (set by the state file).
         self.on_update: Callable[[Delivery], None] | None = None
+        self.on_evict: Callable[[list[str]], None] | None = None
 
     def evictions(self, new: list[Delivery]) -> list[str]:
         """The ids that adding these entries will drop: ended ones, oldest first, the new ones
@@ -94,6 +96,12 @@ class DeliveryLog:
             self._ended[delivery.id] = None
         if self.on_update is not None:
             self.on_update(delivery)
+        # Beyond the limit while a burst was pending, the log shrinks back as entries end.
+        evicted = self.evictions([]) if len(self._entries) > self.limit else []
+        for delivery_id in evicted:
+            self._drop(delivery_id)
+        if evicted and self.on_evict is not None:
+            self.on_evict(evicted)
 
     def undelivered(self) -> list[Delivery]:
         """Deliveries that were under way, to resume after a restart."""

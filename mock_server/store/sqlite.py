@@ -334,6 +334,15 @@ class StateFile:
         except sqlite3.Error as exc:
             logger.warning("state file: delivery %s not recorded: %s", delivery.id, exc)
 
+    def drop_deliveries(self, ids: list[str]) -> None:
+        """Forgets callbacks the log no longer keeps (logged, not raised, when it fails: the
+        next start drops them again)."""
+        try:
+            with self._lock, _transaction(self._db):
+                self._db.executemany("DELETE FROM callbacks WHERE id = ?", [(i,) for i in ids])
+        except sqlite3.Error as exc:
+            logger.warning("state file: %d ended callbacks not dropped: %s", len(ids), exc)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -66,6 +66,7 @@ class State:
         file.begin(snapshot.starts)
         self.starts = snapshot.starts
         self._log.on_update = file.update_delivery
+        self._log.on_evict = file.drop_deliveries
 
     @property
     def allocations(self) -> Store:
