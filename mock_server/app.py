@@ -29,6 +29,7 @@ from .routes import calls, control, greenpin, greenvn, simulator
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .routes.guard import ControlGuard
+from .routes.requests import BASIC_CHALLENGE
 from .settings import Settings
 from .spec import Spec
 from .store.deliveries import DeliveryLog
@@ -48,6 +49,8 @@ def exobridge_error(request: Request, exc: Exception) -> JSONResponse:
         return calls.error_response(request, calls.calls_error(spec, exc, account_sid))
     body = error_body(spec, exc)
     headers = {"Retry-After": "1"} if body["status"] == 429 else None
+    if body["status"] == 401:
+        headers = {"WWW-Authenticate": BASIC_CHALLENGE}
     content = [body] if is_greenvn_path(request.url.path) else body
     return JSONResponse(content, status_code=body["status"], headers=headers)
 

@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 MIN_CONTROL_TOKEN = 16
+# What the contract suite runs on (the `test` extra).
+CHECK_NEEDS = ("pytest", "schemathesis", "pytest_httpserver")
 
 
 def _port(text: str) -> int | None:
@@ -219,6 +221,11 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
     spec = importlib.util.find_spec("contract_tests")
     if spec is None or spec.origin is None:
         print("exomock: the contract_tests package is not installed", file=sys.stderr)
+        return 2
+    missing = [name for name in CHECK_NEEDS if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"exomock: check needs {', '.join(missing)}, from the test extra: "
+              "pip install 'exobridge-mock[test]'", file=sys.stderr)
         return 2
     suite = Path(spec.origin).resolve().parent
     options = [str(suite), "-p", "no:cacheprovider", "-o", "addopts=-ra", "-q"]

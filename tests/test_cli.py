@@ -193,3 +193,26 @@ def test_version():
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert result.stdout.startswith("exomock ")
+
+
+def test_check_without_the_test_extra_names_it(monkeypatch, capsys):
+    import importlib.util
+
+    from mock_server.cli import main
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "schemathesis" else found(name, *a))
+    assert main(["check", "--base-url", "http://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err == (
+        "exomock: check needs schemathesis, from the test extra: "
+        "pip install 'exobridge-mock[test]'\n"
+    )
+
+
+def test_a_401_says_which_credentials_to_send(client):
+    for path in ("/v1/tenants/demo/greenpin", "/v1/tenants/demo/greenvn/1",
+                 "/v3/accounts/demo/calls/x", "/v1/Accounts/demo/Calls"):
+        answer = client.get(path, auth=None)
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"].startswith('Basic realm="exobridge"')

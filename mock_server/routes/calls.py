@@ -38,7 +38,7 @@ from ..errors import CallsApiError, ExoBridgeError
 from ..spec import SchemaCheck, Spec
 from .context import context
 from .control import ControlError
-from .requests import header, read_body
+from .requests import BASIC_CHALLENGE, header, read_body
 
 V3_PREFIX = "/v3/accounts/"
 V1_PREFIX = "/v1/Accounts/"
@@ -90,6 +90,8 @@ def error_response(
     """The v3 error envelope, or the v1 `RestException` on a v1 path."""
     if error.http_code == 429:
         headers = {**(headers or {}), "Retry-After": "1"}
+    if error.http_code == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": BASIC_CHALLENGE}
     if request.url.path.startswith(V1_PREFIX):
         body: dict[str, Any] = {
             "RestException": {

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from ..errors import ExoBridgeError
 from ..settings import Settings, Tenant
 
+# What a client is told to answer a 401 with: the provider's APIs take HTTP Basic credentials.
+BASIC_CHALLENGE = 'Basic realm="exobridge", charset="UTF-8"'
 # How many distinct accepted Authorization headers are remembered, and the longest one that is.
 ACCEPTED_HEADERS_KEPT = 1024
 ACCEPTED_HEADER_BYTES = 512
