@@ -132,8 +132,33 @@ def _answer(
     problems = list(validator.iter_errors(answer))
     if problems:
         return None, [
-            short(f"{'/'.join(map(str, e.instance_path)) or '(top)'}: {e.message}")
-            for e in problems[:MAX_ANSWER_ERRORS]
+            short(f"{_member(e)}: {_rule(e)}") for e in problems[:MAX_ANSWER_ERRORS]
         ]
     assert isinstance(answer, dict)
     return answer, []
+
+
+def _member(error: jsonschema_rs.ValidationError) -> str:
+    """Where in the answer: the path of members the schema knows (an array's index, or a
+    member's name, which the schema allows, or the answer would have failed one level up)."""
+    return "/".join(map(str, error.instance_path)) or "(top)"
+
+
+def _rule(error: jsonschema_rs.ValidationError) -> str:
+    """What is wrong, in a fixed form: never the answer's values, nor the names of members
+    the schema does not know (an applet's answer may carry secrets)."""
+    kind = type(error.kind).__name__
+    detail = error.kind.as_dict()
+    if kind == "Required":
+        return f"the required member {detail['property']!r} is missing"
+    if kind in ("AdditionalProperties", "UnevaluatedProperties"):
+        count = len(detail.get("unexpected", ())) or 1
+        return f"{count} member(s) the schema does not allow"
+    if kind == "Type":
+        return f"is not of type {' or '.join(map(str, detail.get('types', [])))}"
+    if kind == "Enum":
+        return "is not one of the values the schema allows"
+    if kind == "Pattern":
+        return "does not have the form the schema requires"
+    words = "".join(f" {c.lower()}" if c.isupper() else c for c in kind).strip()
+    return f"breaks the schema's {words} rule"
