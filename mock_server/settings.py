@@ -123,6 +123,8 @@ class CallbackSettings:
     max_answer_bytes: int = 65536
     # Each retry delay varies by up to this fraction either way.
     jitter: float = 0.1
+    # When not empty, the only hosts callbacks and Connect requests may go to.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,10 +179,14 @@ class Settings:
             )
         cb = dict(raw.get("callbacks", {}))
         callbacks = CallbackSettings(
-            **{k: v for k, v in cb.items() if k not in ("retry_delays_seconds", "chaos")},
+            **{
+                k: v for k, v in cb.items()
+                if k not in ("retry_delays_seconds", "chaos", "allowed_hosts")
+            },
             retry_delays_seconds=tuple(
                 cb.get("retry_delays_seconds", CallbackSettings.retry_delays_seconds)
             ),
+            allowed_hosts=tuple(cb.get("allowed_hosts", ())),
             chaos=ChaosSettings(**cb.get("chaos", {})),
         )
         limits = raw.get("limits", {})

@@ -450,3 +450,39 @@ def test_retries_go_on_where_they_were_after_a_restart(config, tmp_path):
     entry = __import__("json").loads(body)
     assert len(entry["attempts"]) == 3
     assert entry["outcome"] == "failed"
+
+
+def test_callbacks_and_connect_requests_go_only_to_allowed_hosts(config):
+    from mock_server.callbacks.dispatcher import host_allowed
+
+    assert host_allowed("a.example.com", ["*.example.com"])
+    assert not host_allowed("example.com", ["*.example.com"])
+    assert not host_allowed("evil-example.com", ["*.example.com"])
+    assert host_allowed("::1", ["[::1]"])
+    assert host_allowed("HOOKS.test", ["hooks.test"])
+    raw = copy.deepcopy(config)
+    raw["callbacks"]["allowed_hosts"] = ["127.0.0.1", "*.hooks.test"]
+    raw["tenants"]["demo"]["callback_urls"] = {"deallocation": "http://blocked.test/hook"}
+    raw["tenants"]["demo"]["numbers"][1]["connect_url"] = "http://blocked.test/connect"
+    with MockServer(Settings.from_mapping(raw)) as mock:
+        create_many(mock, "demo", 1, duration="10s")
+        mock.advance_clock(60)
+        [entry] = mock.callbacks(event="deallocation")
+        wait_until(lambda: mock.callbacks(event="deallocation")[0]["outcome"] == "failed", 1)
+        [entry] = mock.callbacks(event="deallocation")
+        assert entry["attempts"][0]["error"] == "host 'blocked.test' is not in " \
+            "callbacks.allowed_hosts"
+        call = httpx.post(mock.url("/_mock/calls/incoming"),
+                          json={"vn": "+916292134465", "from": "+919812345678"}).json()
+        assert call["outcome"] == "connect_failed"
+        assert call["connect_errors"] == ["host 'blocked.test' is not in callbacks.allowed_hosts"]
+        for url, status in [("http://localhost:9/x", 400), ("http://a.hooks.test/x", 200),
+                            ("http://127.0.0.1:9/x", 200)]:
+            answer = httpx.put(mock.url("/_mock/tenants/demo/callback-urls"), json={"*": url})
+            assert answer.status_code == status, answer.text
+        refused = httpx.post(mock.url("/v3/accounts/demo/calls"), auth=AUTH["demo"], json={
+            "from": {"contact_uri": "+919811112345"}, "to": {"contact_uri": "+919833336789"},
+            "virtual_number": VNS["demo"],
+            "status_callback": [{"event": "terminal", "url": "http://blocked.test/t"}]})
+        assert refused.status_code == 400
+        assert "allowed_hosts" in refused.json()["response"]["error_data"]["description"]

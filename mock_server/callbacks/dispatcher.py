@@ -54,8 +54,9 @@ class CallbackSchemaViolation(RuntimeError):
     """The mock built a callback its own schema refuses: a defect of the mock, never sent."""
 
 
-def url_problem(url: str) -> str | None:
-    """Why a callback or Connect URL cannot be requested (None when it can)."""
+def url_problem(url: str, allowed_hosts: Sequence[str] = ()) -> str | None:
+    """Why a callback or Connect URL cannot be requested (None when it can): not a URL, or,
+    with `allowed_hosts` (`callbacks.allowed_hosts`), a host outside them."""
     if len(url) > MAX_URL_LENGTH:
         return f"invalid URL: longer than {MAX_URL_LENGTH} characters"
     try:
@@ -70,7 +71,24 @@ def url_problem(url: str) -> str | None:
         return short(f"invalid URL {url[:100]!r}: port {port} is not 1 to 65535")
     if not _ip(host) and not _HOST_NAME.fullmatch(parsed.raw_host.decode("ascii")):
         return short(f"invalid URL {url[:100]!r}: {host[:60]!r} is not a host name")
+    if allowed_hosts and not host_allowed(host, allowed_hosts):
+        return short(f"host {host[:60]!r} is not in callbacks.allowed_hosts")
     return None
+
+
+def host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
+    """Whether the host is one of `allowed_hosts`: a name (`hooks.example.com`), a name's
+    subdomains (`*.example.com`), or an address (`127.0.0.1`, `::1`)."""
+    address = _ip(host)
+    name = str(address) if address is not None else host.lower().rstrip(".")
+    for allowed in allowed_hosts:
+        pattern = allowed.lower().strip("[]")
+        if pattern.startswith("*.") and address is None and name.endswith(pattern[1:]):
+            return True
+        allowed_address = _ip(pattern)
+        if name == (str(allowed_address) if allowed_address is not None else pattern):
+            return True
+    return False
 
 
 # Letters, digits and hyphens in dot-separated labels (underscores too, which some hosts use).
@@ -285,7 +303,7 @@ class CallbackDispatcher:
             if outbox is None:
                 self._early.append(delivery)
                 continue
-            problem = url_problem(delivery.url)
+            problem = url_problem(delivery.url, self.options.allowed_hosts)
             if problem is not None:
                 # Nothing to retry: the URL will not become requestable.
                 delivery.attempts.append(Attempt(number=len(delivery.attempts) + 1,
@@ -312,17 +330,24 @@ class CallbackDispatcher:
         if self._connect_client is None:
             raise RuntimeError("the callback dispatcher is not started")
         self.check(CONNECT_REQUEST, query)
+        delivery = Delivery(
+            id=self.ids.uuid(),
+            tenant_id=tenant_id,
+            event=CONNECT_REQUEST,
+            url=url,
+            payload=dict(query),
+            created_at=self._now(),
+        )
+        problem = url_problem(url, self.options.allowed_hosts)
+        if problem is not None:
+            # Never requested: the call fails at once, and says why.
+            delivery.attempts.append(Attempt(number=1, at=delivery.created_at, error=problem))
+            delivery.outcome = FAILED
+            return ConnectFetch(None, None, [problem], delivery)
         return await fetch(
             self._connect_client,
             self._validators[CONNECT_RESPONSE],
-            Delivery(
-                id=self.ids.uuid(),
-                tenant_id=tenant_id,
-                event=CONNECT_REQUEST,
-                url=url,
-                payload=dict(query),
-                created_at=self._now(),
-            ),
+            delivery,
             min(self.options.timeout_seconds, CONNECT_TIMEOUT_SECONDS),
         )
 

@@ -14,6 +14,7 @@ error handlers call for these paths.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -134,11 +135,11 @@ def _success(request: Request, result: dict[str, Any]) -> JSONResponse:
     )
 
 
-def call_request(body: dict[str, Any]) -> CallRequest:
+def call_request(body: dict[str, Any], allowed_hosts: Sequence[str] = ()) -> CallRequest:
     """A checked createCall body as the domain's request; 10725 for a status callback URL the
-    mock could not request."""
+    mock could not, or may not, request."""
     for entry in body.get("status_callback", ()):
-        problem = url_problem(entry["url"])
+        problem = url_problem(entry["url"], allowed_hosts)
         if problem is not None:
             raise invalid_body(f"status_callback {entry['event']}: {problem}")
     recording = body.get("recording") or {}
@@ -163,7 +164,9 @@ async def create_call(request: Request) -> JSONResponse:
     ctx = context(request)
     tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
     body = await ctx.body(request, "createCall")
-    call = ctx.backend.calls.create(tenant, call_request(body))
+    call = ctx.backend.calls.create(
+        tenant, call_request(body, ctx.settings.callbacks.allowed_hosts)
+    )
     return _success(request, {"call_details": call_details(call)})
 
 

@@ -151,7 +151,7 @@ async def redeliver_callback(request: Request) -> JSONResponse:
     body = await checked_body(request, "redeliverCallback")
     url = body.get("url")
     if url is not None:
-        requestable(url)
+        requestable(request, url)
     again = context(request).backend.redeliver(request.path_params["delivery_id"], url)
     if again is None:
         raise ControlError(f"no callback {request.path_params['delivery_id']!r} in the log", 404)
@@ -180,14 +180,14 @@ async def set_callback_urls(request: Request) -> JSONResponse:
         raise ControlError(f"no callback event {unknown[0]!r}; events: {', '.join(sorted(known))}")
     for url in body.values():
         if url is not None:
-            requestable(url)
+            requestable(request, url)
     urls = ctx.backend.set_callback_urls(tenant.tenant_id, body)
     return JSONResponse({"tenant_id": tenant.tenant_id, "callback_urls": dict(urls)})
 
 
-def requestable(url: str) -> None:
-    """Refuses (400) a URL the mock could not request."""
-    problem = url_problem(url)
+def requestable(request: Request, url: str) -> None:
+    """Refuses (400) a URL the mock could not, or may not, request."""
+    problem = url_problem(url, context(request).settings.callbacks.allowed_hosts)
     if problem is not None:
         raise ControlError(problem)
 

@@ -67,7 +67,7 @@ async def set_connect_url(request: Request) -> JSONResponse:
         raise ControlError(f"{vn} is not a virtual number of tenant {tenant.tenant_id}", 404)
     url = (await checked_body(request, "setConnectUrl"))["url"]
     if url is not None:
-        requestable(url)
+        requestable(request, url)
     ctx.backend.set_connect_url(vn, url)
     return JSONResponse({"tenant_id": tenant.tenant_id, "vn": vn, "connect_url": url})
 
