@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 _HERE = Path(__file__).resolve().parent
@@ -50,7 +50,7 @@ class Contract:
     @cached_property
     def registry(self) -> Registry:
         """The spec and every callback schema, so that `$ref`s between them resolve."""
-        resources = [(SPEC_URI, Resource(contents=self.document, specification=DRAFT202012))]
+        resources = [(SPEC_URI, DRAFT202012.create_resource(self.document))]
         for schema_path in sorted((self.path.parent / "callbacks").glob("*.schema.json")):
             schema = json.loads(schema_path.read_text(encoding="utf-8"))
             resource = DRAFT202012.create_resource(schema)

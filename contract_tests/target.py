@@ -166,5 +166,5 @@ def guarded_session(guard: Guard) -> requests.Session:
         guard.note_response(method.upper(), httpx.URL(url).path, response.status_code, body)
         return response
 
-    session.request = request  # type: ignore[method-assign]
+    session.request = request  # type: ignore[method-assign,assignment]
     return session

@@ -40,7 +40,7 @@ def load_schema(config: pytest.Config) -> Any:
     loaded.config.generation.update(max_examples=int(option("--examples")))
     loaded.config.seed = int(option("--seed"))
     if option("--no-destructive"):
-        loaded = loaded.include(method="GET")
+        loaded = loaded.include(method="GET")  # type: ignore[assignment]
     return loaded
 
 
@@ -71,7 +71,7 @@ def mark_ids(case: Any, prefix: str) -> None:
             case.body[name] = prefix + value
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]
 def test_operation_conforms(case: Any, target: Target, session: Any, id_prefix: str) -> None:
     mark_ids(case, id_prefix)
     case.call_and_validate(base_url=target.base_url, session=session,

@@ -605,7 +605,7 @@ def _gen_voice_message_status(src: _Source) -> dict[str, Any]:
             ring = begin
             hang = ring + src.rng.randint(0, 45)
             sent = hang
-            common = (4017, 4018, 4019, 4020, 4021, 4001, 4031, 4034, 4041)
+            common: tuple[int, ...] = (4017, 4018, 4019, 4020, 4021, 4001, 4031, 4034, 4041)
             if job_type == "AUDIO" and src.chance(0.1):
                 common = (3005,)
             pool = [c for c in common if c in causes] if src.chance(0.9) else []

@@ -14,7 +14,9 @@ DEFAULT_REGION = "IN"
 # `is_valid_number` applies, without its parsing, which dominated the cost of a request.
 _INDIAN = re.compile(r"(?:\+91|0)?([1-9][0-9]{9})")
 _IN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION)
-_IN_GENERAL = re.compile(_IN_METADATA.general_desc.national_number_pattern)
+assert _IN_METADATA is not None, "phonenumbers ships metadata for India"
+assert _IN_METADATA.general_desc is not None
+_IN_GENERAL = re.compile(str(_IN_METADATA.general_desc.national_number_pattern))
 # A number is valid when the general pattern and the pattern of one number type match it; the
 # types are joined into one alternation so that one match call tries them all.
 _IN_TYPED = re.compile(

@@ -244,11 +244,11 @@ class GreenPins:
                     5, f"a.pin and b.pin are both served on {sorted(shared)[0]} and must differ"
                 )
         for party, length in to_generate:
-            pin = choose_pin(
-                self.backend.ids,
-                length,
-                lambda p, party=party: self._pin_free(allocation, party, p),
-            )
+
+            def free(pin: str, party: Party = party) -> bool:
+                return self._pin_free(allocation, party, pin)
+
+            pin = choose_pin(self.backend.ids, length, free)
             if pin is None:
                 raise ExoBridgeError(
                     4,

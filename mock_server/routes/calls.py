@@ -246,9 +246,9 @@ async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
     if events:
         form["StatusCallbackEvents"] = events
     for name in FORM_INTEGERS:
-        raw = form.get(name)
-        if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10:
-            form[name] = int(raw)
+        given = form.get(name)
+        if isinstance(given, str) and given.isascii() and given.isdigit() and len(given) < 10:
+            form[name] = int(given)
     return form
 
 

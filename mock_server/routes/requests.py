@@ -55,7 +55,8 @@ def header(request: Request, name: bytes) -> str | None:
     Starlette's `Headers`, whose lookups cost a microsecond each on the hot path."""
     for key, value in request.scope["headers"]:
         if key == name:
-            return value.decode("latin-1")
+            decoded: str = value.decode("latin-1")
+            return decoded
     return None
 
 
