@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     state = None
     if args.state_file:
-        from .store.sqlite import StateFileError
+        from .store.lock import StateFileError
         from .store.state import State
 
         try:

@@ -453,7 +453,7 @@ def test_retries_go_on_where_they_were_after_a_restart(config, tmp_path):
 
 
 def test_callbacks_and_connect_requests_go_only_to_allowed_hosts(config):
-    from mock_server.callbacks.dispatcher import host_allowed
+    from mock_server.callbacks.urls import host_allowed
 
     assert host_allowed("a.example.com", ["*.example.com"])
     assert not host_allowed("example.com", ["*.example.com"])

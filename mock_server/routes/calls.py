@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..callbacks.dispatcher import url_problem
+from ..callbacks.urls import url_problem
 from ..domain.calls import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..callbacks.dispatcher import url_problem
+from ..callbacks.urls import url_problem
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
 from ..domain.deliveries import OUTCOMES

@@ -7,22 +7,17 @@ survives the process being killed (a power cut may lose the last transactions;
 `durability="full"` closes that gap at a cost).
 
 The file holds a format version (`meta.schema_version`): older files are migrated on open, newer
-ones refused. One process at a time: an exclusive lock on `<file>.lock` names its holder.
+ones refused. One process at a time: an exclusive lock on the file itself (`lock.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import io
 import json
 import logging
-import os
 import pickle
-import socket
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +28,7 @@ from ..domain.calls import CallRecord
 from ..domain.changes import Changeset, RuntimeState, StoreUnavailable
 from ..domain.deliveries import Delivery
 from . import rows
+from .lock import StateFileError, take_lock
 
 SCHEMA_VERSION = 2
 logger = logging.getLogger("exomock")
@@ -46,10 +42,6 @@ _TABLES = (
     " tenant_id TEXT NOT NULL, body TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
 )
-
-
-class StateFileError(Exception):
-    """The state file cannot be used; the message is one line that names it."""
 
 
 @dataclass
@@ -78,7 +70,7 @@ class StateFile:
             )
         self._durability = durability
         self._lock = threading.Lock()
-        self._holder = _take_lock(self.path)
+        self._holder = take_lock(self.path)
         try:
             # Read-only until `begin`: closing it never writes (SQLite folds its WAL into the
             # file when a connection that may write closes), so a refused file stays as it was.
@@ -368,49 +360,6 @@ class _transaction:
             self.db.execute("COMMIT")
         elif self.db.in_transaction:
             self.db.execute("ROLLBACK")
-
-
-class _Holder:
-    """An exclusive lock on the state file itself (its inode: another name for the same file,
-    a symbolic or a hard link, meets the same lock), and `<file>.lock`, which names the holder.
-    The kernel lets go of the lock when the process ends, however it ends."""
-
-    def __init__(self, fd: int, info: Path) -> None:
-        self.fd = fd
-        self.info = info
-
-    def release(self) -> None:
-        # Only once SQLite's own connections are closed: closing a descriptor of the file
-        # drops every POSIX lock the process holds on it.
-        os.close(self.fd)
-
-
-def _take_lock(path: Path) -> _Holder:
-    real = path.resolve()
-    info = real.with_name(real.name + ".lock")
-    try:
-        fd = os.open(real, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StateFileError(f"state file {path} cannot be opened: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        try:
-            holder = info.read_text(encoding="utf-8", errors="replace")[:200].strip()
-        except OSError:
-            holder = ""
-        raise StateFileError(
-            f"state file {path} is in use by {holder or 'another process'}"
-        ) from None
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    # The lock holds without it; only the message of a second process would be poorer.
-    with contextlib.suppress(OSError):
-        info.write_text(
-            f"exomock pid {os.getpid()} on {socket.gethostname()} since {stamp}\n",
-            encoding="utf-8",
-        )
-    return _Holder(fd, info)
 
 
 class _CallUnpickler(pickle.Unpickler):

@@ -12,8 +12,9 @@ from ..domain.changes import Changeset, RuntimeState
 from ..domain.ports import CallStore, Store
 from .calls import MemoryCallStore
 from .deliveries import DeliveryLog
+from .lock import StateFileError
 from .memory import MemoryStore
-from .sqlite import StateFile, StateFileError
+from .sqlite import StateFile
 
 
 class State:
