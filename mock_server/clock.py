@@ -18,7 +18,8 @@ class ClockLimit(ValueError):
 
 
 class Clock:
-    """Wall-clock time plus an offset that only grows (`advance`), so time never runs back."""
+    """Wall-clock time plus an offset. The offset is changed only by a committed unit of work
+    (`Backend.advance_clock`, a full reset), after `checked_offset` said the move may be made."""
 
     def __init__(self, offset: float = 0.0) -> None:
         self._offset = offset
@@ -45,13 +46,6 @@ class Clock:
 
     def set_offset(self, offset: float) -> None:
         self._offset = offset
-
-    def advance(self, seconds: float) -> float:
-        self._offset = self.checked_offset(seconds)
-        return self.now()
-
-    def reset(self) -> None:
-        self._offset = 0.0
 
 
 class FrozenClock(Clock):

@@ -110,29 +110,29 @@ def _truncated(path: Path) -> None:
     path.write_bytes((DATA / "state_v1.db").read_bytes()[:6000])
 
 
-def _foreign(path: Path) -> None:
+def _sql(path: Path, *statements: str, from_release_0_1_0: bool = True) -> None:
+    """The fixture of release 0.1.0 (or a new file) with the statements run on it."""
+    if from_release_0_1_0:
+        shutil.copy(DATA / "state_v1.db", path)
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-    db.execute("INSERT INTO users VALUES (1, 'someone')")
+    for statement in statements:
+        db.execute(statement)
     db.commit()
     db.close()
+
+
+def _foreign(path: Path) -> None:
+    _sql(path, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)",
+         "INSERT INTO users VALUES (1, 'someone')", from_release_0_1_0=False)
 
 
 def _newer(path: Path) -> None:
-    shutil.copy(DATA / "state_v1.db", path)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
+    _sql(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
 
 
 def _broken_row(path: Path) -> None:
-    shutil.copy(DATA / "state_v1.db", path)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE allocations SET body = '{\"kind\": 1}' WHERE seq = (SELECT MIN(seq)"
-               " FROM allocations)")
-    db.commit()
-    db.close()
+    _sql(path, "UPDATE allocations SET body = '{\"kind\": 1}'"
+               " WHERE seq = (SELECT MIN(seq) FROM allocations)")
 
 
 def _conflicting(path: Path) -> None:
@@ -152,18 +152,11 @@ def _conflicting(path: Path) -> None:
 
 
 def _nan_clock(path: Path) -> None:
-    shutil.copy(DATA / "state_v1.db", path)
-    db = sqlite3.connect(path)
-    db.execute("INSERT INTO meta VALUES ('runtime', '{\"clock_offset\": NaN}')")
-    db.commit()
-    db.close()
+    _sql(path, "INSERT INTO meta VALUES ('runtime', '{\"clock_offset\": NaN}')")
 
 
 def _a_view_only(path: Path) -> None:
-    db = sqlite3.connect(path)
-    db.execute("CREATE VIEW v AS SELECT 1")
-    db.commit()
-    db.close()
+    _sql(path, "CREATE VIEW v AS SELECT 1", from_release_0_1_0=False)
 
 
 @pytest.mark.parametrize(

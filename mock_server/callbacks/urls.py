@@ -11,6 +11,8 @@ import httpx
 
 from .connect_fetch import short
 
+# The spec's maxLength for every URL a request may set (CallStatusCallback, mock-control.yaml);
+# checked here again for URLs that come from the configuration or an older state file.
 MAX_URL_LENGTH = 2048
 
 
