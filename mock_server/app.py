@@ -12,7 +12,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -141,6 +141,10 @@ class InternalErrors:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:
+            # Gone before its body was whole (or cut off by the body timeout): nobody to answer,
+            # and nothing was changed, as bodies are read before any change.
+            return
         except Exception as exc:
             if started:
                 raise

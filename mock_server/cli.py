@@ -7,7 +7,6 @@ import argparse
 import ipaddress
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .serving import listen, uvicorn_config
 
     port = _port(args.port)
     if port is None:
@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     # Listening before anything else is opened: a port in use is said before any success.
     try:
-        listener = _listen(args.host, port)
+        listener = listen(args.host, port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(f"exomock: cannot listen on {args.host} port {port}: {reason}", file=sys.stderr)
@@ -63,14 +63,9 @@ def _serve(args: argparse.Namespace) -> int:
     bound = listener.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"exomock: serving tenants {tenants} on http://{host}:{bound}", file=sys.stderr)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=bound,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        loop="auto",
-        http="auto",
+    config = uvicorn_config(
+        app, settings, host=args.host, port=bound, own_process=True,
+        log_level=args.log_level, access_log=args.access_log,
     )
     try:
         # The socket itself (not its descriptor, which uvicorn would take for a Unix socket and
@@ -90,23 +85,6 @@ def _port(text: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or int(text) > 65535:
         return None
     return int(text)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on host and port (port 0: any free one)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(2048)
-    except OSError:
-        listener.close()
-        raise
-    listener.set_inheritable(True)
-    return listener
 
 
 def _control_token_problem(host: str, token: str | None) -> str | None:

@@ -128,10 +128,29 @@ class CallbackSettings:
 
 
 @dataclass(frozen=True)
+class ConnectionLimits:
+    """What one HTTP connection may send before its request is refused (enforced where the
+    server reads the bytes: `serving.py`)."""
+
+    # The request line and every header together; 431 beyond.
+    max_header_bytes: int = 32768
+    # Header fields in one request; 431 beyond.
+    max_headers: int = 100
+    # From the connection (or the previous answer) to the end of the headers: 408 and closed.
+    header_timeout_seconds: float = 10.0
+    # From the end of the headers to the end of the body: closed.
+    body_timeout_seconds: float = 30.0
+    # Open connections; when full, a new one displaces the connection that has waited longest
+    # for its request's headers. Capped below the open-file limit (see `serving.capacity`).
+    max_connections: int = 4096
+
+
+@dataclass(frozen=True)
 class Settings:
     tenants: dict[str, Tenant]
     callbacks: CallbackSettings = CallbackSettings()
     max_body_bytes: int = 1048576
+    connections: ConnectionLimits = ConnectionLimits()
 
     @classmethod
     def from_mapping(
@@ -189,11 +208,12 @@ class Settings:
             allowed_hosts=tuple(cb.get("allowed_hosts", ())),
             chaos=ChaosSettings(**cb.get("chaos", {})),
         )
-        limits = raw.get("limits", {})
+        limits = dict(raw.get("limits", {}))
         return cls(
             tenants=tenants,
             callbacks=callbacks,
-            max_body_bytes=limits.get("max_body_bytes", 1048576),
+            max_body_bytes=limits.pop("max_body_bytes", 1048576),
+            connections=ConnectionLimits(**limits),
         )
 
     @classmethod

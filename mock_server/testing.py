@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 
 from .app import create_app
+from .serving import uvicorn_config
 from .settings import Settings
 from .store.base import Store
 from .store.state import State
@@ -57,8 +58,9 @@ class MockServer:
         self.settings: Settings = self.app.state.settings
         self.tenant_id = DEFAULT_TENANT
         self.auth = DEFAULT_AUTH
-        config = uvicorn.Config(
-            self.app, host=host, port=self.port, log_level="warning", lifespan="on"
+        config = uvicorn_config(
+            self.app, self.settings, host=host, port=self.port, log_level="warning",
+            lifespan="on",
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import __version__
 from ..callbacks.urls import url_problem
 from ..clock import format_iso, format_local
 from ..domain.allocations import Allocation, Party
@@ -104,6 +105,10 @@ async def reset(request: Request) -> JSONResponse:
         raise ControlError(f"no tenant {tenant_id!r}", 404)
     ctx.backend.reset(tenant_id)
     return JSONResponse({"reset": tenant_id or "all"})
+
+
+async def get_health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok", "version": __version__})
 
 
 async def get_clock(request: Request) -> JSONResponse:
@@ -202,6 +207,7 @@ async def control_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 routes = [
+    Route("/_mock/health", get_health, methods=["GET"]),
     Route("/_mock/reset", reset, methods=["POST"]),
     Route("/_mock/clock", get_clock, methods=["GET"]),
     Route("/_mock/clock/advance", advance_clock, methods=["POST"]),

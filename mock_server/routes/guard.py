@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL_PREFIX = "/_mock"
+# Readiness probes reach it without the token; it tells nothing but that the mock serves.
+OPEN_PATHS = frozenset({"/_mock/health"})
 
 
 class ControlGuard:
@@ -25,6 +27,7 @@ class ControlGuard:
             self.expected is not None
             and scope["type"] == "http"
             and (scope["path"] == CONTROL_PREFIX or scope["path"].startswith(CONTROL_PREFIX + "/"))
+            and scope["path"] not in OPEN_PATHS
             and not self._allowed(scope)
         ):
             answer = JSONResponse(
