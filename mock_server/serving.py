@@ -14,6 +14,7 @@ out the ones that do.
 from __future__ import annotations
 
 import asyncio
+import json
 import resource
 import socket
 from typing import Any
@@ -22,12 +23,19 @@ import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .routes.refusals import refusal_body
 from .settings import ConnectionLimits, Settings
 
 # Descriptors kept apart from client connections: outgoing callback and Connect requests (one
-# per worker, and as many again kept alive), the state file, its lock, the event loop.
+# per worker, and as many again kept alive), the state file, its lock, the event loop; at most a
+# quarter of the limit.
 RESERVED_PER_WORKER = 2
 RESERVED_FIXED = 64
+
+# How long, and for how many bytes, a refused connection is still read (what it sends dropped)
+# before it is closed.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 << 20
 
 STATUS_TEXT = {408: "Request Timeout", 431: "Request Header Fields Too Large"}
 
@@ -45,13 +53,19 @@ class RequestRefused(Exception):
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     limits: ConnectionLimits = ConnectionLimits()
     capacity: int = 1024
-    # This server's connections that wait for a request's headers, oldest first.
+    # This server's connections that wait for a request's headers, oldest first, and those
+    # refused and about to close: the ones a new connection may displace.
     awaiting: dict[LimitedHttpToolsProtocol, None] = {}
+    lingering: dict[LimitedHttpToolsProtocol, None] = {}
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._timer: asyncio.TimerHandle | None = None
         self._header_fields = 0
+        self._refused = False
+        self._dropped = 0
+        self._url_whole = False
+        self.url = b""  # uvicorn sets it only when a request begins
         self._expect_headers()
         self._await_request()
         if len(self.connections) > self.capacity:
@@ -59,12 +73,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.awaiting.pop(self, None)
+        self.lingering.pop(self, None)
         self._cancel_timer()
         super().connection_lost(exc)
 
     # -- reading ---------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self._close()  # not a client that waits for its answer
+            return
         if self.parser is None or self.transport.is_closing():
             return
         if not self._reading_headers:
@@ -79,7 +99,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         head, rest = data[:room], data[room:]
         self._header_bytes += len(head)
         self._feed(head)
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._refused:
             return
         if self._reading_headers:
             self._refuse(431, f"the request line and headers exceed "
@@ -91,6 +111,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
+            if self._reading_headers and b"\n" in data and self.url:
+                self._url_whole = True  # for the envelope of a refusal
         except httptools.HttpParserUpgrade:
             # The mock speaks plain HTTP only; the request is served as it is.
             self._unsupported_upgrade_warning()
@@ -106,8 +128,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_fields = 0
+        self._dropped = 0
+        self._url_whole = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._url_whole = True
         self._header_fields += 1
         if self._header_fields > self.limits.max_headers:
             raise RequestRefused(431, f"more than {self.limits.max_headers} header fields")
@@ -122,6 +147,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._timer = self.loop.call_later(
                 self.limits.body_timeout_seconds, self._body_too_slow
             )
+
+    def on_body(self, body: bytes) -> None:
+        if self.cycle is not None and self.cycle.response_complete:
+            # Answered before its body ended (a refusal): the rest is dropped, up to a point.
+            self._dropped += len(body)
+            if self._dropped > LINGER_BYTES:
+                self._close()
+            return
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._cancel_timer()
@@ -154,8 +188,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self._timer = None
         if self._header_bytes:
+            # What it sent so far was read: closing at once resets nothing.
             self._refuse(408, f"the headers did not arrive within "
-                              f"{self.limits.header_timeout_seconds:g} s")
+                              f"{self.limits.header_timeout_seconds:g} s", linger=False)
         else:
             # Nothing asked yet (a new or an idle keep-alive connection): just closed.
             self._close()
@@ -166,25 +201,43 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._close()
 
     def _make_room(self) -> None:
-        """Close the connection that has waited longest for its headers (this one, if it is the
-        only one waiting)."""
-        for oldest in self.awaiting:
-            if oldest is not self:
-                oldest._close()
-                return
+        """Close a refused connection, or else the one that has waited longest for its headers
+        (this one, if no other waits)."""
+        for waiting in (self.lingering, self.awaiting):
+            for oldest in waiting:
+                if oldest is not self:
+                    oldest._close()
+                    return
         self._close()
 
-    def _refuse(self, status: int, reason: str) -> None:
-        body = f'{{"status": {status}, "message": "{reason}"}}'.encode()
+    def _refuse(self, status: int, reason: str, *, linger: bool = True) -> None:
+        """Answer `status` and close, after a while: a socket closed with unread bytes sends a
+        reset, which would make the client lose the answer while it is still sending. What
+        comes meanwhile is read and dropped."""
+        path = self.url.split(b"?", 1)[0].decode("latin-1") if self._url_whole else ""
+        method = self.parser.get_method().decode("latin-1") if self._url_whole else ""
+        body = json.dumps(refusal_body(method, path, status, reason)).encode()
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s"
             % (status, STATUS_TEXT[status].encode(), len(body), body)
         )
-        self._close()
+        if not linger:
+            self._close()
+            return
+        self._refused = True
+        self.awaiting.pop(self, None)
+        self.lingering[self] = None
+        self._cancel_timer()
+        self._timer = self.loop.call_later(LINGER_SECONDS, self._close)
+
+    def eof_received(self) -> None:
+        if self._refused:
+            self._close()  # the client has sent all it will: closed without a reset
 
     def _close(self) -> None:
         self.awaiting.pop(self, None)
+        self.lingering.pop(self, None)
         self._cancel_timer()
         if not self.transport.is_closing():
             self.transport.close()
@@ -201,7 +254,7 @@ def limited_protocol(limits: ConnectionLimits, capacity: int) -> type[LimitedHtt
     return type(
         "LimitedHttpToolsProtocol",
         (LimitedHttpToolsProtocol,),
-        {"limits": limits, "capacity": capacity, "awaiting": {}},
+        {"limits": limits, "capacity": capacity, "awaiting": {}, "lingering": {}},
     )
 
 
@@ -221,7 +274,8 @@ def open_file_limit(*, raise_to_hard: bool) -> int:
 def capacity(settings: Settings, open_files: int) -> int:
     """Client connections served at once: the configured number, kept below what the open-file
     limit leaves after the descriptors the mock needs for itself."""
-    reserved = RESERVED_FIXED + RESERVED_PER_WORKER * settings.callbacks.workers
+    reserved = min(RESERVED_FIXED + RESERVED_PER_WORKER * settings.callbacks.workers,
+                   open_files // 4)
     return max(8, min(settings.connections.max_connections, open_files - reserved))
 
 

@@ -49,8 +49,11 @@ def connect(mock: MockServer) -> socket.socket:
     return sock
 
 
-def answer_of(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection."""
+def answer_of(sock: socket.socket, *, done: bool = False) -> bytes:
+    """Everything the server sends until it closes the connection (`done`: after this side
+    has said it sends nothing more)."""
+    if done:
+        sock.shutdown(socket.SHUT_WR)
     received = b""
     while chunk := sock.recv(65536):
         received += chunk
@@ -70,11 +73,36 @@ def test_headers_past_the_limit_are_refused_431_and_the_connection_closed(mock):
                 sock.sendall(b"a" * 8192)
         except OSError:
             pass
-        status, body = status_and_body(answer_of(sock))
+        status, body = status_and_body(answer_of(sock, done=True))
     assert status == 431
-    assert body == {"status": 431,
-                    "message": "the request line and headers exceed 8192 bytes"}
+    assert body == {"error": "the request line and headers exceed 8192 bytes"}
     assert httpx.get(mock.url("/_mock/health")).status_code == 200
+
+
+def test_an_ordinary_client_sees_the_431_of_its_second_request(mock):
+    with httpx.Client(base_url=mock.base_url) as client:
+        assert client.get("/_mock/health").status_code == 200
+        refused = client.get("/_mock/health", headers={"x-cookie": "c" * 40000})
+        assert refused.status_code == 431
+        assert refused.headers["connection"] == "close"
+        assert client.get("/_mock/health").status_code == 200  # on a new connection
+
+
+@pytest.mark.parametrize(("path", "envelope"), [
+    ("/v1/tenants/demo/greenpin", {"success": False, "status": 431, "code": None,
+                                   "message": "more than 20 header fields", "data": None}),
+    ("/v1/tenants/demo/greenvn", [{"success": False, "status": 431, "code": None,
+                                   "message": "more than 20 header fields", "data": None}]),
+    ("/v1/Accounts/demo/Calls/connect.json",
+     {"RestException": {"Status": 431, "Message": "more than 20 header fields"}}),
+])
+def test_a_refusal_comes_in_the_envelope_of_the_path(mock, path, envelope):
+    headers = {f"x-f{i}": "v" for i in range(25)}
+    answer = httpx.post(mock.url(path), headers=headers, auth=("demo_key", "demo_token"))
+    assert (answer.status_code, answer.json()) == (431, envelope)
+    v3 = httpx.post(mock.url("/v3/accounts/demo/calls"), headers=headers).json()
+    assert v3["http_code"] == 431
+    assert v3["response"]["error_data"]["message"] == "more than 20 header fields"
 
 
 def test_headers_within_the_limit_pass_even_when_their_body_comes_in_the_same_packet(mock):
@@ -94,11 +122,11 @@ def test_more_header_fields_than_the_limit_are_refused_431(mock):
         extra = b"".join(b"X-F%d: v\r\n" % i for i in range(fields - 2))
         with connect(mock) as sock:
             sock.sendall(GET + extra + b"Connection: close\r\n\r\n")
-            return answer_of(sock)
+            return answer_of(sock, done=True)
 
     assert status_and_body(request(20))[0] == 200
     assert status_and_body(request(21)) == (
-        431, {"status": 431, "message": "more than 20 header fields"})
+        431, {"error": "more than 20 header fields"})
 
 
 def test_headers_that_trickle_in_are_cut_off_with_408(mock):
@@ -110,7 +138,7 @@ def test_headers_that_trickle_in_are_cut_off_with_408(mock):
         raw = answer_of(sock)
     assert 0.4 < time.monotonic() - started < 2
     assert status_and_body(raw) == (
-        408, {"status": 408, "message": "the headers did not arrive within 0.5 s"})
+        408, {"error": "the headers did not arrive within 0.5 s"})
 
 
 def test_a_connection_that_asks_nothing_is_closed_without_an_answer(mock):
