@@ -1,0 +1,67 @@
+"""Handlers that look fine in a quick test and fail with the real provider, each in one way.
+
+Each differs from the correct handler (`correct.py`) in one method, and `exomock check-handler`
+catches each with a clear line:
+
+| handler | its mistake |
+| --- | --- |
+| `FailsOnDuplicate` | stores with a unique key and answers 500 when a delivery comes again |
+| `RefusesUnknownMembers` | validates against the published schema, which refuses new members |
+| `SlowOnRecordings` | downloads the recording before answering, past the deadline |
+| `AcceptsAnySignature` | checks that a signature is there, never that it is right |
+| `InvalidConnectJson` | answers the Connect applet with a Python dict's text, not JSON |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from .correct import CallbackHandler
+
+_SCHEMAS = Path(__file__).resolve().parents[2] / "openapi" / "callbacks"
+
+
+class FailsOnDuplicate(CallbackHandler):
+    def store(self, key: str, event: str, payload: dict[str, Any]) -> Response:
+        if key in self.stored:
+            return PlainTextResponse(
+                "duplicate key value violates unique constraint", status_code=500
+            )
+        self.stored[key] = (event, payload)
+        return JSONResponse({"received": True})
+
+
+class RefusesUnknownMembers(CallbackHandler):
+    def refusal(self, event: str, payload: dict[str, Any]) -> str | None:
+        schema = json.loads((_SCHEMAS / f"{event}.schema.json").read_text(encoding="utf-8"))
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(payload)]
+        return "; ".join(errors) or None
+
+
+class SlowOnRecordings(CallbackHandler):
+    def __init__(self, secret: str | None = None, fetch_seconds: float = 20.0) -> None:
+        super().__init__(secret)
+        self.fetch_seconds = fetch_seconds
+
+    async def before_answer(self, event: str, payload: dict[str, Any]) -> None:
+        details = payload.get("call_details") or {}
+        if payload.get("recording_url") or details.get("recordings"):
+            await asyncio.sleep(self.fetch_seconds)  # stands for downloading the recording
+
+
+class AcceptsAnySignature(CallbackHandler):
+    def verify(self, request: Request, body: bytes) -> bool:
+        return "webhook-signature" in request.headers
+
+
+class InvalidConnectJson(CallbackHandler):
+    async def connect(self, request: Request) -> Response:
+        answer = self.connect_answer(dict(request.query_params))
+        return Response(str(answer), media_type="application/json")
