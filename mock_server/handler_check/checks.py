@@ -220,7 +220,7 @@ def _fetch_connect(ctx: Context, query: dict[str, str]) -> tuple[Exchange, bytes
     started = time.perf_counter()
     try:
         with ctx.sender.client.stream("GET", url, headers=headers,
-                                      timeout=ctx.connect_deadline) as response:
+                                      timeout=ctx.sender.timeout(ctx.connect_deadline)) as response:
             exchange.status = response.status_code
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):

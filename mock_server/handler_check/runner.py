@@ -92,7 +92,7 @@ def check_handler(
     started = time.perf_counter()
     try:
         context = Context(
-            sender=Sender(http, url, secret, timeout),
+            sender=Sender(http, url, secret, timeout, own_client=own),
             events=chosen,
             connect_url=connect_url,
             connect_deadline=min(CONNECT_TIMEOUT_SECONDS, timeout),
