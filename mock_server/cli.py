@@ -254,12 +254,12 @@ def _check_handler(args: argparse.Namespace) -> int:
         report = check_handler(
             args.url, events=events, secret=args.secret, connect_url=args.connect_url,
             timeout=args.timeout, burst=args.burst,
+            # Each line as its check ends: a slow handler's run takes a while.
+            on_line=lambda line: print(line, flush=True),
         )
     except HandlerCheckError as exc:
         print(f"exomock: {exc}", file=sys.stderr)
         return 2
-    for line in report.lines():
-        print(line, flush=True)
     if args.junitxml:
         report.write_junit(args.junitxml)
     return 0 if report.ok else 1

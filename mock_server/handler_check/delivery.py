@@ -15,7 +15,7 @@ import re
 import secrets
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -62,7 +62,6 @@ class Exchange:
     answer: str = ""
     error: str | None = None
     elapsed: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     def outcome(self) -> str:
         """What came back, in a few words: `200`, `500 "Internal Server Error"`, the error."""

@@ -45,16 +45,25 @@ class CheckResult:
         """What follows the line of a failure (or a skip): why, and how to replay it."""
         lines = [self.problem] if self.problem else []
         if self.failed and self.replay:
-            lines.append(
-                "replay (in order):" if len(self.replay) > 1 else "replay:"
-            )
-            lines += [exchange.curl() for exchange in self.replay]
+            commands = [exchange.curl() for exchange in self.replay]
+            if len(commands) == 1:
+                lines.append("replay:")
+            elif len(set(commands)) == 1:
+                lines.append(f"replay (run it {len(commands)} times):")
+                commands = commands[:1]
+            else:
+                lines.append("replay (in order):")
+            lines += commands
         return lines
+
+    def lines(self) -> list[str]:
+        return [self.line(), *(f"      {detail}" for detail in self.details())]
 
 
 @dataclass
 class Report:
-    url: str
+    # What was checked, with the deadlines: the report's first line.
+    title: str
     results: list[CheckResult] = field(default_factory=list)
     elapsed: float = 0.0
     # What the run could not judge, said once at the top (e.g. signatures without a secret).
@@ -79,10 +88,9 @@ class Report:
                 f"the handler is {verdict} for the provider's callbacks")
 
     def lines(self) -> list[str]:
-        lines = [f"checking {self.url}", *self.notes]
+        lines = [self.title, *self.notes]
         for result in self.results:
-            lines.append(result.line())
-            lines += [f"      {detail}" for detail in result.details()]
+            lines += result.lines()
         lines.append(self.summary())
         return lines
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -59,6 +59,7 @@ def check_handler(
     timeout: float = DEFAULT_TIMEOUT,
     burst: int = DEFAULT_BURST,
     client: httpx.Client | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> Report:
     """Checks the webhook handler at `url` as the provider would test it; returns the report.
 
@@ -67,7 +68,8 @@ def check_handler(
     `secret` (`whsec_...`, as the mock's `signing_secret`) signs every delivery and checks that
     forged ones are refused. `connect_url` is a Connect applet URL to check. `timeout` is the
     deadline of one delivery in seconds (the applet's is 5 s, or `timeout` when shorter).
-    `client` sends the requests (e.g. a Starlette `TestClient` for an app in the same process).
+    `client` sends the requests (e.g. a Starlette `TestClient` for an app in the same process;
+    its own timeouts apply). `on_line` is given each line of the report as soon as it is known.
     Raises HandlerCheckError when the run cannot start.
     """
     problems = [_url_problem("--url", url)]
@@ -84,9 +86,17 @@ def check_handler(
         raise HandlerCheckError("; ".join(said))
     chosen = _events(events)
 
+    def emit(line: str) -> None:
+        if on_line is not None:
+            on_line(line)
+
     own = client is None
     http = client or httpx.Client(follow_redirects=False)
-    report = Report(url)
+    connect_deadline = min(CONNECT_TIMEOUT_SECONDS, timeout)
+    title = f"checking {url}: a 2xx within {timeout:g} s for each delivery"
+    if connect_url is not None:
+        title += f"; {connect_url}: valid JSON within {connect_deadline:g} s"
+    report = Report(title)
     if secret is None:
         report.notes.append("signatures were not checked: no --secret given")
     started = time.perf_counter()
@@ -95,13 +105,19 @@ def check_handler(
             sender=Sender(http, url, secret, timeout, own_client=own),
             events=chosen,
             connect_url=connect_url,
-            connect_deadline=min(CONNECT_TIMEOUT_SECONDS, timeout),
+            connect_deadline=connect_deadline,
             burst=burst,
         )
+        for line in report.lines()[:-1]:  # the title and the notes
+            emit(line)
         for run in CHECKS:
-            report.results.extend(run(context))
+            for result in run(context):
+                report.results.append(result)
+                for line in result.lines():
+                    emit(line)
     finally:
         if own:
             http.close()
     report.elapsed = time.perf_counter() - started
+    emit(report.summary())
     return report
