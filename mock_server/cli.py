@@ -1,5 +1,5 @@
-"""`exomock`: serve the mock (`serve`), print and send fake callbacks (`fake`), check a
-server against the contract (`check`), or check a webhook handler (`check-handler`)."""
+"""`exomock`: serve the mock (`serve`), print and send fake callbacks (`fake`), or check a
+server against the contract (`check`)."""
 
 from __future__ import annotations
 
@@ -252,7 +252,8 @@ def _check_handler(args: argparse.Namespace) -> int:
     events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
     try:
         report = check_handler(
-            args.url, events=events, secret=args.secret, connect_url=args.connect_url,
+            args.url, events=events, connect_url=args.connect_url,
+            secret=args.secret or os.environ.get("EXOMOCK_HANDLER_SECRET") or None,
             timeout=args.timeout, burst=args.burst,
             # Each line as its check ends: a slow handler's run takes a while.
             on_line=lambda line: print(line, flush=True),
@@ -350,15 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "the event's name")
     handler.add_argument("--events", metavar="E,...",
                          help="comma-separated events to send (default: every POSTed event)")
-    handler.add_argument("--secret", help="the handler's signing secret (whsec_..., as the "
-                         "mock's signing_secret): sign deliveries, check forged ones are refused")
+    handler.add_argument("--secret", metavar="WHSEC",
+                         help="the handler's signing secret (whsec_..., as the mock's "
+                         "signing_secret; env EXOMOCK_HANDLER_SECRET): sign every delivery and "
+                         "check that forged ones are refused")
     handler.add_argument("--connect-url", metavar="URL",
                          help="a programmable Connect applet URL to check")
-    handler.add_argument("--timeout", type=float, default=15.0,
+    handler.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
                          help="seconds a delivery may take (default 15; the applet: 5 at most)")
-    handler.add_argument("--burst", type=int, default=20,
+    handler.add_argument("--burst", type=int, default=20, metavar="N",
                          help="deliveries sent at once in the burst check (default 20)")
-    handler.add_argument("--junitxml", help="write a JUnit XML report here")
+    handler.add_argument("--junitxml", metavar="FILE", help="write a JUnit XML report here")
     handler.set_defaults(run=_check_handler)
     return parser
 

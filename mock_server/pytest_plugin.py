@@ -4,7 +4,7 @@ Registered through the `pytest11` entry point, so installing the project is enou
 
 - `exobridge_mock`: a mock on a free port, shared by the session and reset before each test;
 - `callback_sink`: an HTTP receiver (pytest-httpserver) that records and schema-checks callbacks;
-- `fake_callback`: realistic fake payloads, `fake_callback("deallocation", seed=1)`;
+- `fake_callback`: realistic fake payloads, `fake_callback("deallocation", seed=1)`.
 - `handler_check`: checks your webhook handler as `exomock check-handler` does.
 """
 
