@@ -1,21 +1,22 @@
 """Handlers that look fine in a quick test and fail with the real provider, each in one way.
 
 Each differs from the correct handler (`correct.py`) in one method, and `exomock check-handler`
-catches each with a clear line:
+catches each with a clear line (`uvicorn examples.handlers.broken:fails_on_duplicate` serves one):
 
-| handler | its mistake |
-| --- | --- |
-| `FailsOnDuplicate` | stores with a unique key and answers 500 when a delivery comes again |
-| `RefusesUnknownMembers` | validates against the published schema, which refuses new members |
-| `SlowOnRecordings` | downloads the recording before answering, past the deadline |
-| `AcceptsAnySignature` | checks that a signature is there, never that it is right |
-| `InvalidConnectJson` | answers the Connect applet with a Python dict's text, not JSON |
+- `fails_on_duplicate`: stores with a unique key and answers 500 when a delivery comes again;
+- `refuses_unknown_members`: validates against the published schema, which refuses new members;
+- `slow_on_recordings`: downloads the recording before answering, past the deadline;
+- `accepts_any_signature`: checks that a signature is there, never that it is right;
+- `invalid_connect_json`: answers the Connect applet with a Python dict's text, not JSON.
+
+`HANDLER_SECRET` in the environment gives them a signing secret, as for the correct one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,11 @@ class InvalidConnectJson(CallbackHandler):
     async def connect(self, request: Request) -> Response:
         answer = self.connect_answer(dict(request.query_params))
         return Response(str(answer), media_type="application/json")
+
+
+_secret = os.environ.get("HANDLER_SECRET") or None
+fails_on_duplicate = FailsOnDuplicate(_secret).app()
+refuses_unknown_members = RefusesUnknownMembers(_secret).app()
+slow_on_recordings = SlowOnRecordings(_secret).app()
+accepts_any_signature = AcceptsAnySignature(_secret).app()
+invalid_connect_json = InvalidConnectJson(_secret).app()
