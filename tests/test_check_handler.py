@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import subprocess
 import threading
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.testclient import TestClient
 
 from examples.handlers.broken import (
@@ -36,7 +39,8 @@ SECRET = "whsec_ZXhvbW9jay1leGFtcGxlLXNlY3JldC0yMDI1IQ=="
 def served(app: Starlette) -> Iterator[str]:
     """The app on a free loopback port, in a thread; its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off",
+                            timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -143,16 +147,16 @@ def test_a_handler_that_refuses_an_unknown_member_is_caught() -> None:
 
 
 def test_a_handler_that_answers_after_the_deadline_is_caught() -> None:
-    with served(SlowOnRecordings(fetch_seconds=0.6).app()) as base:
+    with served(SlowOnRecordings(fetch_seconds=0.4).app()) as base:
         report = check_handler(base + "/callbacks/{event}", events=["call_completed"],
-                               timeout=0.3, burst=2)
+                               timeout=0.2, burst=2)
     assert "call_completed: completed, recorded" in failed_names(report)
     assert "call_completed: completed, not recorded (recording_url null)" not in failed_names(
         report
     )
     slow = next(r for r in report.failures if r.name == "call_completed: completed, recorded")
-    assert slow.got == "no answer within 0.3 s"
-    assert slow.problem == "a 2xx within 0.3 s was expected; no answer within 0.3 s"
+    assert slow.got == "no answer within 0.2 s"
+    assert slow.problem == "a 2xx within 0.2 s was expected; no answer within 0.2 s"
 
 
 def test_a_handler_that_accepts_a_bad_signature_is_caught() -> None:
@@ -197,6 +201,22 @@ def test_connect_answer_violations_are_named_by_member() -> None:
     assert "destination/0/contact_uri: does not have the form the schema requires" in problem
     assert "music_on_hold: the required member 'value' is missing" in problem
     assert "(top): 1 member(s) the schema does not allow" in problem
+
+
+class SlowConnect(CallbackHandler):
+    async def connect(self, request: Request) -> Response:
+        await asyncio.sleep(0.4)
+        return await super().connect(request)
+
+
+def test_a_connect_url_that_answers_after_the_deadline_is_caught() -> None:
+    with served(SlowConnect().app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["verification_failed"],
+                               connect_url=base + "/connect", timeout=0.2, burst=2)
+    assert report.lines()[0].endswith(f"{base}/connect: valid JSON within 0.2 s")
+    assert [(r.group, r.problem) for r in report.failures] == [
+        ("connect", "no whole answer within 0.2 s")
+    ] * 3
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The checks, each a small function registered by `@check(group)` that yields its results.
+"""The checks, each a small function registered by `@check` that yields its results.
 
 A check sends what the provider sends (or, for signatures, what a forger would) and judges the
 answer as the provider does: a callback is delivered when it is answered with a 2xx within the
@@ -18,6 +18,7 @@ from functools import cache
 import httpx
 import jsonschema_rs
 
+# The mock's own reading of an applet's answer, so that both name a violation the same way.
 from ..callbacks.connect_fetch import (
     CONNECT_RESPONSE,
     MAX_CONNECT_ANSWER_BYTES,
@@ -184,7 +185,7 @@ def signatures(ctx: Context) -> Iterator[CheckResult]:
          "a delivery without a signature"),
     ]
     for title, content, headers, forged in forgeries:
-        exchange = sender.post(event, None, headers=headers, body=content)
+        exchange = sender.post(event, headers=headers, body=content)
         result = CheckResult("signature", f"{event}: {title}", _size(exchange),
                              exchange.outcome(), exchange.elapsed)
         problem = _refusal_problem(exchange, forged)

@@ -127,9 +127,10 @@ class Sender:
         return headers
 
     def post(
-        self, event: str, payload: Any, headers: dict[str, str] | None = None,
+        self, event: str, payload: Any = None, *, headers: dict[str, str] | None = None,
         body: bytes | None = None,
     ) -> Exchange:
+        """POSTs `payload` as JSON, or `body` as given; signed unless `headers` are given."""
         body = body_of(payload) if body is None else body
         exchange = Exchange("POST", self.target(event), headers or self.headers(body), body)
         return self.send(exchange)

@@ -37,6 +37,8 @@ def _url_problem(option: str, url: str) -> str | None:
 def _events(events: Sequence[str] | None) -> tuple[str, ...]:
     if events is None:
         return POSTED_EVENTS
+    if isinstance(events, str):  # "a,b" as on the command line
+        events = [e.strip() for e in events.split(",") if e.strip()]
     unknown = [e for e in events if e not in POSTED_EVENTS]
     if unknown:
         connect = [e for e in unknown if e.startswith("connect_applet_")]
