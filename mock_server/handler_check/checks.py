@@ -139,7 +139,8 @@ def burst(ctx: Context) -> Iterator[CheckResult]:
     got = ", ".join(f"{outcome} for {count} of {len(exchanges)}"
                     for outcome, count in outcomes.most_common())
     result = CheckResult("delivery", f"a burst of {len(exchanges)} at once",
-                         f"{len(exchanges)} POSTs of {len(ctx.events)} event(s) together",
+                         f"{len(exchanges)} POSTs of {len({e for e, _ in payloads})} "
+                         "event(s) together",
                          got, elapsed)
     refused = [(e, p) for e in exchanges if (p := ctx.sender.accepted(e)) is not None]
     if refused:
