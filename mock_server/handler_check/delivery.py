@@ -46,7 +46,8 @@ def new_secret() -> str:
 
 
 def body_of(payload: Any) -> bytes:
-    # As the mock's dispatcher writes a payload: compact, non-ASCII left as UTF-8.
+    # Compact, as the mock writes it; non-ASCII as UTF-8 bytes rather than \u escapes, the form
+    # that trips a handler decoding the body with the wrong charset.
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
