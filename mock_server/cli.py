@@ -223,6 +223,27 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *options, *extra])
 
 
+def _check_handler(args: argparse.Namespace) -> int:
+    """Checks a consumer's webhook handler; 0 when every check passed, 1 otherwise."""
+    from .handler_check import HandlerCheckError, check_handler
+
+    events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+    try:
+        report = check_handler(
+            args.url, events=events, connect_url=args.connect_url,
+            secret=args.secret or os.environ.get("EXOMOCK_HANDLER_SECRET") or None,
+            timeout=args.timeout, burst=args.burst,
+            # Each line as its check ends: a slow handler's run takes a while.
+            on_line=lambda line: print(line, flush=True),
+        )
+    except HandlerCheckError as exc:
+        print(f"exomock: {exc}", file=sys.stderr)
+        return 2
+    if args.junitxml:
+        report.write_junit(args.junitxml)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exomock", description="A stateful mock of Exotel's ExoBridge and calling APIs."
@@ -295,6 +316,31 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-destructive", action="store_true",
                        help="only reads and validation; create nothing")
     check.set_defaults(run=_check)
+
+    handler = commands.add_parser(
+        "check-handler",
+        help="check your webhook handler against what the provider really sends",
+        description="Sends realistic callbacks to URL as the provider does (every outcome, "
+        "duplicates, reordering, a burst, an unknown member, signatures) and judges the answers; "
+        "exit 1 if any check fails. See the README.",
+    )
+    handler.add_argument("--url", required=True,
+                         help="where the handler takes callbacks; {event} in it is replaced by "
+                         "the event's name")
+    handler.add_argument("--events", metavar="E,...",
+                         help="comma-separated events to send (default: every POSTed event)")
+    handler.add_argument("--secret", metavar="WHSEC",
+                         help="the handler's signing secret (whsec_..., as the mock's "
+                         "signing_secret; env EXOMOCK_HANDLER_SECRET): sign every delivery and "
+                         "check that forged ones are refused")
+    handler.add_argument("--connect-url", metavar="URL",
+                         help="a programmable Connect applet URL to check")
+    handler.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
+                         help="seconds a delivery may take (default 15; the applet: 5 at most)")
+    handler.add_argument("--burst", type=int, default=20, metavar="N",
+                         help="deliveries sent at once in the burst check (default 20)")
+    handler.add_argument("--junitxml", metavar="FILE", help="write a JUnit XML report here")
+    handler.set_defaults(run=_check_handler)
     return parser
 
 

@@ -5,6 +5,7 @@ Registered through the `pytest11` entry point, so installing the project is enou
 - `exobridge_mock`: a mock on a free port, shared by the session and reset before each test;
 - `callback_sink`: an HTTP receiver (pytest-httpserver) that records and schema-checks callbacks;
 - `fake_callback`: realistic fake payloads, `fake_callback("deallocation", seed=1)`.
+- `handler_check`: checks your webhook handler as `exomock check-handler` does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from pytest_httpserver import HTTPServer
     from werkzeug import Request as WerkzeugRequest
     from werkzeug import Response as WerkzeugResponse
+
+    from .handler_check import Report
 
 
 @pytest.fixture(scope="session")
@@ -187,3 +190,13 @@ class FakeCallback:
 def fake_callback() -> FakeCallback:
     """A factory of realistic, schema-valid callback payloads: `fake_callback(event, seed=...)`."""
     return FakeCallback()
+
+
+@pytest.fixture
+def handler_check() -> Callable[..., Report]:
+    """`handler_check(url, secret=..., connect_url=..., events=[...])` runs every check of
+    `exomock check-handler` against your handler and returns the report; `.assert_ok()` fails
+    the test with the whole report when a check failed."""
+    from .handler_check import check_handler
+
+    return check_handler

@@ -1,0 +1,248 @@
+"""`exomock check-handler` and the `handler_check` fixture, against the example handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.testclient import TestClient
+
+from examples.handlers.broken import (
+    AcceptsAnySignature,
+    FailsOnDuplicate,
+    InvalidConnectJson,
+    RefusesUnknownMembers,
+    SlowOnRecordings,
+)
+from examples.handlers.correct import CallbackHandler
+from mock_server.cli import main
+from mock_server.handler_check import Outcome, Report, check_handler
+from mock_server.testing import free_port
+
+SECRET = "whsec_ZXhvbW9jay1leGFtcGxlLXNlY3JldC0yMDI1IQ=="
+
+
+@contextmanager
+def served(app: Starlette) -> Iterator[str]:
+    """The app on a free loopback port, in a thread; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off",
+                            timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the handler did not start"
+        assert time.monotonic() < deadline, "the handler did not start in time"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:
+    code = main(["check-handler", *args])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def line_of(lines: list[str], name: str) -> int:
+    found = [i for i, line in enumerate(lines) if f" {name} | " in line]
+    assert len(found) == 1, f"{name!r} in {lines}"
+    return found[0]
+
+
+def failed_names(report: Report) -> list[str]:
+    return [r.name for r in report.failures]
+
+
+def test_the_correct_example_passes_every_check(capsys, tmp_path: Path) -> None:
+    with served(CallbackHandler(secret=SECRET).app()) as base:
+        code, lines, _ = run_cli(
+            capsys, "--url", base + "/callbacks/{event}", "--secret", SECRET,
+            "--connect-url", base + "/connect", "--burst", "6",
+            "--junitxml", str(tmp_path / "report.xml"),
+        )
+    assert code == 0, "\n".join(lines)
+    checks = [line for line in lines if line.startswith(("ok ", "FAIL", "skip"))]
+    assert checks
+    assert all(line.startswith("ok ") for line in checks)
+    for group in ("payload", "delivery", "signature", "connect"):
+        assert any(line.split()[1] == group for line in checks), group
+    assert lines[-1].startswith(f"{len(checks)} passed, 0 failed, 0 skipped in ")
+    assert "the handler is ready" in lines[-1]
+    suite = ET.parse(tmp_path / "report.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == (str(len(checks)), "0")
+
+
+def test_without_a_secret_the_report_says_signatures_were_not_checked() -> None:
+    with served(CallbackHandler().app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["deallocation"], burst=2)
+    assert report.ok
+    assert "signatures were not checked: no --secret given" in report.lines()[1]
+    skipped = [r for r in report.results if r.outcome is Outcome.SKIPPED]
+    assert [(r.group, r.problem) for r in skipped] == [
+        ("delivery", "needs two events of one call among --events"),
+        ("signature", "no --secret given: the deliveries were unsigned and nothing was forged; "
+         "give the handler's secret to check that it verifies them"),
+        ("connect", "no --connect-url given"),
+    ]
+    assert "skipped" in report.summary()
+    assert "0 failed" in report.summary()
+
+
+def test_a_handler_that_answers_500_to_a_duplicate_is_caught(capsys, tmp_path: Path) -> None:
+    junit = tmp_path / "report.xml"
+    with served(FailsOnDuplicate().app()) as base:
+        code, lines, _ = run_cli(capsys, "--url", base + "/callbacks/{event}",
+                                 "--events", "deallocation", "--burst", "2",
+                                 "--junitxml", str(junit))
+    at = line_of(lines, "deallocation: the same delivery twice")
+    assert lines[at].startswith("FAIL")
+    assert "-> 200, 500 duplicate key" in lines[at]
+    assert "request 2 of 2: a 2xx was expected, the handler answered 500" in lines[at + 1]
+    assert lines[at + 2].strip() == "replay (run it 2 times):"
+    # The replay command, run as printed against a fresh handler, shows the same failure.
+    replay = shlex.split(lines[at + 3].replace(base, "{base}"))
+    with served(FailsOnDuplicate().app()) as fresh:
+        command = [part.replace("{base}", fresh) for part in replay]
+        statuses = [subprocess.run(command, capture_output=True, text=True, check=True).stdout
+                    .split()[1] for _ in range(2)]
+    assert code == 1
+    assert statuses == ["200", "500"]
+    assert lines[-1].startswith("8 passed, 1 failed, 3 skipped")
+    failure = ET.parse(junit).getroot().find("testsuite/testcase/failure")
+    assert failure is not None
+    assert "curl" in (failure.text or "")
+    assert "the handler answered 500" in failure.get("message", "")
+
+
+def test_a_handler_that_refuses_an_unknown_member_is_caught() -> None:
+    with served(RefusesUnknownMembers().app()) as base:
+        report = check_handler(base + "/callbacks/{event}",
+                               events=["call_completed", "deallocation"], burst=2)
+    assert failed_names(report) == [
+        "call_completed: one unknown member (exomock_added_member)",
+        "deallocation: one unknown member (exomock_added_member)",
+    ]
+    assert "the handler answered 422" in (report.failures[0].problem or "")
+    assert "exomock_added_member" in report.failures[0].replay[0].curl()
+
+
+def test_a_handler_that_answers_after_the_deadline_is_caught() -> None:
+    with served(SlowOnRecordings(fetch_seconds=0.4).app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["call_completed"],
+                               timeout=0.2, burst=2)
+    assert "call_completed: completed, recorded" in failed_names(report)
+    assert "call_completed: completed, not recorded (recording_url null)" not in failed_names(
+        report
+    )
+    slow = next(r for r in report.failures if r.name == "call_completed: completed, recorded")
+    assert slow.got == "no answer within 0.2 s"
+    assert slow.problem == "a 2xx within 0.2 s was expected; no answer within 0.2 s"
+
+
+def test_a_handler_that_accepts_a_bad_signature_is_caught() -> None:
+    with served(AcceptsAnySignature(secret=SECRET).app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["deallocation"],
+                               secret=SECRET, burst=2)
+    assert failed_names(report) == [
+        "deallocation: body changed after signing",
+        "deallocation: signed with another secret",
+        "deallocation: timestamp 15 minutes old",
+    ]
+    assert report.failures[2].problem == (
+        "the handler accepted a timestamp 15 minutes old: refuse webhook-timestamp more than "
+        "5 minutes from now, or a recorded delivery can be replayed (a 4xx refusal was expected)"
+    )
+    assert all("the handler accepted a" in (r.problem or "") for r in report.failures)
+    passed = {r.name for r in report.results if r.outcome is Outcome.PASSED}
+    assert {"deallocation: correctly signed", "deallocation: no signature headers"} <= passed
+
+
+def test_a_connect_url_that_answers_invalid_json_is_caught() -> None:
+    with served(InvalidConnectJson().app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["verification_failed"],
+                               connect_url=base + "/connect", burst=2)
+    assert [r.group for r in report.failures] == ["connect"] * 3
+    assert all((r.problem or "").startswith("the answer is not valid JSON")
+               for r in report.failures)
+    assert report.failures[0].replay[0].url.startswith(base + "/connect?CallSid=")
+
+
+class WrongConnectMembers(CallbackHandler):
+    def connect_answer(self, query: dict[str, str]) -> dict[str, Any]:
+        return {"destination": [{"contact_uri": "agent one"}], "music_on_hold": {"type": "url"},
+                "record": True}
+
+
+def test_connect_answer_violations_are_named_by_member() -> None:
+    with served(WrongConnectMembers().app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["verification_failed"],
+                               connect_url=base + "/connect", burst=2)
+    problem = report.failures[0].problem or ""
+    assert "destination/0/contact_uri: does not have the form the schema requires" in problem
+    assert "music_on_hold: the required member 'value' is missing" in problem
+    assert "(top): 1 member(s) the schema does not allow" in problem
+
+
+class SlowConnect(CallbackHandler):
+    async def connect(self, request: Request) -> Response:
+        await asyncio.sleep(0.4)
+        return await super().connect(request)
+
+
+def test_a_connect_url_that_answers_after_the_deadline_is_caught() -> None:
+    with served(SlowConnect().app()) as base:
+        report = check_handler(base + "/callbacks/{event}", events=["verification_failed"],
+                               connect_url=base + "/connect", timeout=0.2, burst=2)
+    assert report.lines()[0].endswith(f"{base}/connect: valid JSON within 0.2 s")
+    assert [(r.group, r.problem) for r in report.failures] == [
+        ("connect", "no whole answer within 0.2 s")
+    ] * 3
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--events", "call_completed,dealocation"], "unknown event 'dealocation'"),
+        (["--events", "connect_applet_request"], "checked with --connect-url"),
+        (["--secret", "hunter2"], "--secret must be 'whsec_' followed by base64"),
+        (["--timeout", "0"], "--timeout must be more than 0 seconds"),
+    ],
+)
+def test_options_that_cannot_work_are_refused(capsys, args: list[str], said: str) -> None:
+    code, lines, err = run_cli(capsys, "--url", "http://127.0.0.1:9/hook", *args)
+    assert (code, lines) == (2, [])
+    assert err.startswith("exomock: ")
+    assert said in err
+
+
+def test_the_fixture_checks_an_app_in_the_same_process(handler_check) -> None:
+    with TestClient(CallbackHandler(secret=SECRET).app()) as client:
+        report = handler_check("http://testserver/callbacks/{event}", secret=SECRET,
+                               connect_url="http://testserver/connect", burst=3, client=client)
+        report.assert_ok()
+    with TestClient(FailsOnDuplicate().app()) as client:
+        broken = handler_check("http://testserver/callbacks/{event}", events=["deallocation"],
+                               burst=2, client=client)
+    with pytest.raises(AssertionError, match="deallocation: the same delivery twice"):
+        broken.assert_ok()
+
