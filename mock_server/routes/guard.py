@@ -13,6 +13,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL_PREFIX = "/_mock"
+# The dashboard's page and its assets hold no state: a browser loads them by navigation, which
+# cannot carry the token; the page then sends it with every request it makes.
+PUBLIC_PATHS = ("/_mock/ui", "/_mock/ui/")
+PUBLIC_PREFIX = "/_mock/ui/assets/"
 
 
 class ControlGuard:
@@ -25,6 +29,7 @@ class ControlGuard:
             self.expected is not None
             and scope["type"] == "http"
             and (scope["path"] == CONTROL_PREFIX or scope["path"].startswith(CONTROL_PREFIX + "/"))
+            and not _public(scope)
             and not self._allowed(scope)
         ):
             answer = JSONResponse(
@@ -42,3 +47,10 @@ class ControlGuard:
             if name == b"authorization":
                 return hmac.compare_digest(value, self.expected)
         return False
+
+
+def _public(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] in ("GET", "HEAD") and (
+        path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
+    )
