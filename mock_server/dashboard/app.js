@@ -118,8 +118,8 @@ function countdowns() {
   }
 }
 
-function party(p) {
-  return el("td", {},
+function party(p, label) {
+  return el("td", { "data-label": label },
     el("span", { class: "mono" }, p.numbers.join(", ")),
     el("small", {}, "VN " + p.vns.join(", ")),
     p.pins.length ? el("small", {}, "PIN " + p.pins.join(", ")) : null);
@@ -158,7 +158,7 @@ function renderOverview(overview) {
   }
   const tenant = overview.tenants.find((t) => t.tenant_id === view.tenant);
   if (tenant) {
-    $("#counts").textContent = `${tenant.active.toLocaleString()} active, ${tenant.vault.toLocaleString()} in the vault, ${tenant.calls} calls`;
+    $("#counts").textContent = `${tenant.active.toLocaleString()} active, ${tenant.vault.toLocaleString()} in the vault, ${tenant.calls} call${tenant.calls === 1 ? "" : "s"}`;
   }
   const c = overview.callbacks;
   $("#delivery-summary").textContent =
@@ -188,10 +188,10 @@ function renderAllocations(answer) {
   $("#allocations-caption").textContent = searching && !answer.total
     ? "Nothing matches the search." : `Allocations of ${answer.tenant_id}, newest first`;
   $("#allocations-table tbody").replaceChildren(...answer.allocations.map((a) => el("tr", { "data-id": a.id },
-    el("td", {}, el("span", { class: "mono" }, a.ref), el("small", {}, `${a.kind} ${a.id} · ${a.usage}`)),
-    el("td", {}, pill(a.state)),
-    party(a.a), party(a.b),
-    el("td", {}, a.deallocation_time,
+    el("td", { "data-label": "Transaction" }, el("span", { class: "mono" }, a.ref), el("small", {}, `${a.kind} ${a.id} · ${a.usage}`)),
+    el("td", { "data-label": "State" }, pill(a.state)),
+    party(a.a, "A party"), party(a.b, "B party"),
+    el("td", { "data-label": "Deallocation" }, a.deallocation_time,
       a.state === "active" ? el("small", { "data-deadline": a.deallocation_epoch }) : el("small", {}, "ended")))));
   pager("allocations", answer.total);
   countdowns();
