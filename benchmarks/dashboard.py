@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from mock_server.domain.allocations import ACTIVE, GREENPIN, TWOWAY, Allocation
+from mock_server.routes.dashboard import ASSETS
 from mock_server.settings import Settings
 from mock_server.store.memory import MemoryStore
 from mock_server.testing import MockServer
@@ -57,8 +58,10 @@ def timed_get(client: httpx.Client, path: str, params: dict[str, Any], runs: int
 
 
 def page_weight(client: httpx.Client) -> dict[str, int]:
-    return {path.rsplit("/", 1)[1].replace("ui", "page"): len(client.get(path).content)
-            for path in ("/_mock/ui", "/_mock/ui/assets/app.js", "/_mock/ui/assets/app.css")}
+    weight = {"page": len(client.get("/_mock/ui").content)}
+    for name in ASSETS:
+        weight[name] = len(client.get(f"/_mock/ui/assets/{name}").content)
+    return weight
 
 
 def first_data_ms(base_url: str, loads: int) -> list[float] | None:

@@ -195,6 +195,7 @@ def test_an_incoming_call_from_the_form_shows_the_call_and_its_callbacks(
 ):
     create(mock, allocation(a={"numbers": ["9876500001"], "vns": [VN], "pin": "1234"}))
     open_page(browser, mock)
+    browser.get_log("browser")  # from here on, the page must log no error
     # Keyboard: the arrow keys move between the views.
     browser.find_element(By.ID, "tab-allocations").send_keys(Keys.ARROW_LEFT)
     assert browser.switch_to.active_element.get_attribute("id") == "tab-tools"
@@ -218,6 +219,7 @@ def test_an_incoming_call_from_the_form_shows_the_call_and_its_callbacks(
     assert "completed" in text
     assert len(browser.find_elements(By.CSS_SELECTOR, f"{card} .leg")) == 2
     browser.save_screenshot(str(artefacts / "calls.png"))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_a_narrow_window_needs_no_sideways_scrolling(browser, mock, artefacts):

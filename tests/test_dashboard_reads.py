@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from contract_tests.contract import OPENAPI_DIR
+from mock_server.routes.dashboard import ASSETS
 
 from .test_control_plane import check
 from .test_error_codes import GP, allocation, create
@@ -43,7 +44,7 @@ def test_the_page_and_its_assets_need_no_token_but_its_reads_do(make_client):
     assert page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     weight = len(page.content)
-    for name in ("app.js", "app.css"):
+    for name in ASSETS:
         asset = client.get(f"/_mock/ui/assets/{name}")
         assert asset.status_code == 200
         weight += len(asset.content)
@@ -55,7 +56,7 @@ def test_the_page_and_its_assets_need_no_token_but_its_reads_do(make_client):
     assert client.post("/_mock/ui").status_code == 401  # only reading the page is open
 
 
-def test_only_the_two_assets_are_served(client):
+def test_only_the_assets_are_served(client):
     for name in ("nope.js", "index.html", "..%2F..%2Fapp.py"):
         response = client.get(f"/_mock/ui/assets/{name}")
         assert response.status_code == 404

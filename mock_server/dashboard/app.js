@@ -1,10 +1,9 @@
 // The exomock dashboard: polls the control plane every second and renders what the mock holds.
-// Plain DOM, no framework: every value goes in through textContent, never as HTML.
-"use strict";
+// Plain DOM, no framework: every value goes in as text (render.js), never as HTML.
+import { api } from "./control.js";
+import { $, attemptRow, deliveryBody, duration, el, party, pill, timeline } from "./render.js";
 
 const POLL_MS = 1000;
-const TOKEN_KEY = "exomock-control-token";
-const $ = (selector, root = document) => root.querySelector(selector);
 
 const view = {
   tab: "allocations",
@@ -19,70 +18,7 @@ const view = {
   firstData: false,
 };
 
-// -- the control plane ------------------------------------------------------------------------
-
-let tokenWanted = null;
-
-async function api(method, path, body) {
-  const headers = { accept: "application/json" };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.authorization = "Bearer " + token;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) {
-    await askForToken(token ? "That token was refused." : "");
-    return api(method, path, body);
-  }
-  let answer = null;
-  try { answer = await response.json(); } catch (_) { answer = null; }
-  if (!response.ok) {
-    const message = answer && typeof answer.error === "string" ? answer.error : "HTTP " + response.status;
-    throw new Error(message);
-  }
-  return answer;
-}
-
-function askForToken(problem) {
-  // Every request waiting for a token waits for the same answer.
-  if (tokenWanted) return tokenWanted;
-  const dialog = $("#token-dialog");
-  $("#token-error").textContent = problem;
-  tokenWanted = new Promise((resolve) => {
-    $("#token-form").onsubmit = (event) => {
-      event.preventDefault();
-      sessionStorage.setItem(TOKEN_KEY, $("#token-input").value.trim());
-      dialog.close();
-      tokenWanted = null;
-      resolve();
-    };
-  });
-  if (!dialog.open) dialog.showModal();
-  $("#token-input").focus();
-  return tokenWanted;
-}
-
 // -- small helpers ----------------------------------------------------------------------------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
-    else if (name === "style") Object.assign(node.style, value);
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-const pill = (text) => el("span", { class: "pill " + text }, text);
 
 function say(message, isError = false) {
   const status = $("#status");
@@ -103,26 +39,12 @@ function setClock(clock) {
   $("#clock-offset").textContent = offset ? "(+" + duration(offset) + " ahead of real time)" : "(real time)";
 }
 
-function duration(seconds) {
-  seconds = Math.max(0, Math.round(seconds));
-  const days = Math.floor(seconds / 86400);
-  const rest = new Date((seconds % 86400) * 1000).toISOString().slice(11, 19);
-  return days ? days + " d " + rest : rest;
-}
-
 function countdowns() {
   const now = mockNow();
   for (const cell of document.querySelectorAll("[data-deadline]")) {
     const left = Number(cell.dataset.deadline) - now;
     cell.textContent = left > 0 ? "in " + duration(left) : "due now";
   }
-}
-
-function party(p, label) {
-  return el("td", { "data-label": label },
-    el("span", { class: "mono" }, p.numbers.join(", ")),
-    el("small", {}, "VN " + p.vns.join(", ")),
-    p.pins.length ? el("small", {}, "PIN " + p.pins.join(", ")) : null);
 }
 
 function pager(name, total) {
@@ -202,20 +124,6 @@ function renderAllocations(answer) {
   }
 }
 
-function timeline(call) {
-  const end = Math.max(1, call.duration || 0, ...call.legs.map((l) => l.end_offset || l.answer_offset || l.start_offset));
-  const pct = (t) => (100 * t / end).toFixed(2) + "%";
-  return el("div", { class: "timeline", "aria-label": "legs" }, call.legs.map((leg) => {
-    const answered = leg.answer_offset;
-    const stop = leg.end_offset ?? end;
-    return el("div", { class: "leg" },
-      el("span", {}, `Leg ${leg.leg_number} `, el("span", { class: "mono" }, leg.contact), " ", leg.status ? pill(leg.status) : "ringing…"),
-      el("div", { class: "track", title: `starts +${leg.start_offset}s, answered ${answered === null ? "never" : "+" + answered + "s"}, ends ${leg.end_offset === null ? "—" : "+" + leg.end_offset + "s"}` },
-        el("span", { class: "ring", style: { left: pct(leg.start_offset), width: pct((answered ?? stop) - leg.start_offset) } }),
-        answered === null ? null : el("span", { class: "talk", style: { left: pct(answered), width: pct(stop - answered) } })));
-  }));
-}
-
 function renderCalls(answer) {
   view.totals.calls = answer.total;
   $("#calls-empty").hidden = answer.total > 0;
@@ -231,24 +139,6 @@ function renderCalls(answer) {
       ? el("p", {}, "Callbacks: ", call.callbacks.map((d) => el("span", { class: "callback-ref" }, d.event, " ", pill(d.outcome), " ")))
       : el("p", { class: "muted" }, "No callbacks."))));
   pager("calls", answer.total);
-}
-
-function attemptRow(attempt) {
-  const result = attempt.error ? el("span", { class: "failed" }, attempt.error) : `HTTP ${attempt.status_code}`;
-  return el("tr", {}, el("td", {}, attempt.number), el("td", {}, attempt.at), el("td", {}, result), el("td", {}, attempt.elapsed_ms + " ms"));
-}
-
-function deliveryBody(d) {
-  return el("div", { class: "delivery-body" },
-    el("p", { class: "small" }, `to ${d.url || "(no URL configured: not sent)"} · logged ${d.created_at}`,
-      d.redelivery_of ? ` · redelivery of ${d.redelivery_of}` : ""),
-    d.attempts.length
-      ? el("table", { class: "attempts" }, el("thead", {}, el("tr", {}, ["#", "time", "status or error", "latency"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, d.attempts.map(attemptRow)))
-      : el("p", { class: "muted" }, "No attempt yet."),
-    el("p", { class: "verdict " + (d.schema_errors ? "bad" : "ok") },
-      d.schema_errors ? "Breaks its schema: " + d.schema_errors : `Valid against ${d.event}.schema.json`),
-    el("pre", { class: "payload" }, JSON.stringify(d.payload, null, 2)));
 }
 
 function redeliverForm(d) {

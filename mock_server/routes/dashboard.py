@@ -1,6 +1,6 @@
 """The dashboard at `/_mock/ui` and the control-plane reads it polls (`mock-control.yaml`).
 
-The page and its two assets are static files of the package (`mock_server/dashboard/`) and hold
+The page and its assets are static files of the package (`mock_server/dashboard/`) and hold
 no state, so they are served without the control token (`routes/guard.py`); every read and
 write the page makes is an ordinary control-plane request and carries it.
 """
@@ -37,6 +37,8 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 # The only files served: a name in the URL never reaches the file system.
 ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
+    "control.js": "text/javascript; charset=utf-8",
+    "render.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
 PAGE_HEADERS = {
