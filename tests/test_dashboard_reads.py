@@ -209,3 +209,22 @@ def test_the_overview_counts_each_tenants_allocations_and_calls(client, control_
     assert (demo["active"], demo["vault"], demo["calls"]) == (1, 1, 0)
     assert "+916292134464" in demo["vns"]
     assert "deallocation" in body(answer)["events"]
+
+
+def test_a_click_to_call_shows_its_legs_and_status_callbacks(client, control_spec):
+    url = "http://127.0.0.1:9/status"
+    placed = client.post("/v3/accounts/demo/calls", json={
+        "from": {"contact_uri": "8516043026"}, "to": {"contact_uri": "9876516844"},
+        "virtual_number": "+912235499102",
+        "status_callback": [{"event": "answered", "url": url}, {"event": "terminal", "url": url}],
+    })
+    assert placed.status_code == 200, placed.text
+    client.post("/_mock/clock/advance", json={"seconds": 60})
+    answer = client.get("/_mock/calls")
+    check(control_spec, "GET", "/_mock/calls", answer)
+    (call,) = body(answer)["calls"]
+    assert (call["kind"], call["state"], call["outcome"]) == ("click_to_call", "terminal",
+                                                            "completed")
+    assert [(leg["start_offset"], leg["answer_offset"]) for leg in call["legs"]] == [
+        (0, 3), (3, 6)]
+    assert [c["event"] for c in call["callbacks"]] == ["click_to_call_status"] * 2

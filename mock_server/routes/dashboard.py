@@ -261,7 +261,8 @@ async def send_fake_callback(request: Request) -> JSONResponse:
     if event not in ctx.spec.callback_schemas:
         raise ControlError(f"no callback event {event!r}")
     requestable(request, body["url"])
-    payload = fake(event, seed=body.get("seed"))
+    seed = body.get("seed")
+    payload = fake(event, seed=None if seed is None else int(seed))
     backend = ctx.backend
     with backend.unit() as changes:
         first = len(changes.deliveries)
