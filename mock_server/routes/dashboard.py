@@ -89,15 +89,19 @@ def _text(request: Request, name: str) -> str | None:
     return raw
 
 
-def _tenant(request: Request, *, required: bool = True) -> Tenant | None:
-    tenants = context(request).settings.tenants
+def _tenant_id(request: Request) -> str | None:
+    """The `tenant_id` asked for, if any; 404 when the mock has no such tenant."""
     tenant_id = _text(request, "tenant_id")
-    if tenant_id is None:
-        return next(iter(tenants.values())) if required else None
-    tenant = tenants.get(tenant_id)
-    if tenant is None:
+    if tenant_id is not None and tenant_id not in context(request).settings.tenants:
         raise ControlError(f"no tenant {tenant_id!r}", 404)
-    return tenant
+    return tenant_id
+
+
+def _tenant(request: Request) -> Tenant:
+    """The tenant asked for, or the configuration's first."""
+    tenants = context(request).settings.tenants
+    tenant_id = _tenant_id(request)
+    return tenants[tenant_id] if tenant_id is not None else next(iter(tenants.values()))
 
 
 def _paging(request: Request) -> tuple[int, int, int]:
@@ -137,7 +141,6 @@ async def overview(request: Request) -> JSONResponse:
 
 async def list_allocations(request: Request) -> JSONResponse:
     tenant = _tenant(request)
-    assert tenant is not None
     query = _text(request, "q") or ""
     state = request.query_params.get("state")
     if state is not None and state not in (ACTIVE, VAULT):
@@ -198,7 +201,6 @@ def _call(call: CallRecord, callbacks: list[Delivery]) -> dict[str, Any]:
 
 async def list_calls(request: Request) -> JSONResponse:
     tenant = _tenant(request)
-    assert tenant is not None
     number, size, offset = _paging(request)
     backend = context(request).backend
     found = calls_page(backend.state.calls.calls(tenant.tenant_id), offset, size)
@@ -223,7 +225,7 @@ def _schema_verdict(request: Request, delivery: Delivery) -> str | None:
 
 
 async def recent_callbacks(request: Request) -> JSONResponse:
-    tenant = _tenant(request, required=False)
+    tenant_id = _tenant_id(request)
     event = _text(request, "event")
     outcome = request.query_params.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
@@ -231,7 +233,7 @@ async def recent_callbacks(request: Request) -> JSONResponse:
     number, size, offset = _paging(request)
     found = deliveries_page(
         request.app.state.dispatcher.log.find(
-            event=event, tenant_id=tenant.tenant_id if tenant else None, outcome=outcome
+            event=event, tenant_id=tenant_id, outcome=outcome
         ),
         offset,
         size,
