@@ -117,6 +117,18 @@ def open_page(browser: WebDriver, mock: MockServer, tab: str = "allocations") ->
              .get_attribute("data-first-data") or tab != "allocations")
 
 
+def unlabelled_controls(browser: WebDriver) -> list[str]:
+    """The visible controls a screen reader could not name."""
+    found: list[str] = browser.execute_script("""
+        return [...document.querySelectorAll('input, select, button, textarea')]
+            .filter((c) => c.offsetParent !== null)
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                           && !c.textContent.trim())
+            .map((c) => c.outerHTML);
+    """)
+    return found
+
+
 def tab(browser: WebDriver, name: str) -> None:
     browser.find_element(By.ID, f"tab-{name}").click()
 
@@ -163,6 +175,7 @@ def test_advancing_the_clock_deallocates_and_shows_the_callback(browser, mock, a
     assert "HTTP 200" in details
     assert "Valid against deallocation.schema.json" in details
     assert created["transaction_id"] in details  # the payload, pretty-printed
+    assert unlabelled_controls(browser) == []
     browser.save_screenshot(str(artefacts / "callbacks.png"))
 
 
@@ -206,6 +219,7 @@ def test_an_incoming_call_from_the_form_shows_the_call_and_its_callbacks(
     form.find_element(By.NAME, "digits").send_keys("1234")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(browser, lambda: "connected" in form.find_element(By.NAME, "result").text)
+    assert unlabelled_controls(browser) == []
     browser.save_screenshot(str(artefacts / "drive.png"))
 
     mock.advance_clock(60)  # the call plays out and ends
