@@ -54,6 +54,10 @@ def test_the_page_and_its_assets_need_no_token_but_its_reads_do(make_client):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert client.post("/_mock/ui").status_code == 401  # only reading the page is open
+    # A path that only starts like an asset's reaches nothing else.
+    sneaking = client.get("/_mock/ui/assets/%2E%2E/%2E%2E/overview")
+    assert sneaking.status_code == 404
+    assert "clock" not in sneaking.text
 
 
 def test_only_the_assets_are_served(client):

@@ -1,4 +1,5 @@
-"""The control plane's guard: with a control token, every `/_mock/` request must carry it.
+"""The control plane's guard: with a control token, every `/_mock/` request must carry it
+(reading the dashboard's page and assets excepted: they hold no data).
 
 `Authorization: Bearer TOKEN`, compared in constant time; otherwise 401 in the control plane's
 envelope, with `WWW-Authenticate: Bearer`. The provider's API is not guarded by it (it has its
