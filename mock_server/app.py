@@ -25,7 +25,7 @@ from .domain.changes import StoreUnavailable
 from .domain.ports import Store
 from .errors import CallsApiError, ExoBridgeError
 from .ids import IdSource
-from .routes import calls, control, greenpin, greenvn, simulator
+from .routes import calls, control, dashboard, greenpin, greenvn, simulator
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .routes.guard import ControlGuard
@@ -221,6 +221,7 @@ def create_app(
             *control.routes,
             *simulator.routes,
             *calls.control_routes,
+            *dashboard.routes,
             Route("/{version}/tenants/{rest:path}", unsupported_version,
                   methods=["GET", "POST", "PUT", "DELETE"]),
         ],

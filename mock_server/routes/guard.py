@@ -1,4 +1,5 @@
-"""The control plane's guard: with a control token, every `/_mock/` request must carry it.
+"""The control plane's guard: with a control token, every `/_mock/` request must carry it
+(reading the dashboard's page and assets excepted: they hold no data).
 
 `Authorization: Bearer TOKEN`, compared in constant time; otherwise 401 in the control plane's
 envelope, with `WWW-Authenticate: Bearer`. The provider's API is not guarded by it (it has its
@@ -13,8 +14,12 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL_PREFIX = "/_mock"
-# Readiness probes reach it without the token; it tells nothing but that the mock serves.
-OPEN_PATHS = frozenset({"/_mock/health"})
+# The dashboard's page and its assets hold no state: a browser loads them by navigation, which
+# cannot carry the token; the page then sends it with every request it makes.
+# Readiness probes reach the health check without it too; it tells nothing but that the mock
+# serves.
+PUBLIC_PATHS = ("/_mock/ui", "/_mock/ui/", "/_mock/health")
+PUBLIC_PREFIX = "/_mock/ui/assets/"
 
 
 class ControlGuard:
@@ -27,7 +32,7 @@ class ControlGuard:
             self.expected is not None
             and scope["type"] == "http"
             and (scope["path"] == CONTROL_PREFIX or scope["path"].startswith(CONTROL_PREFIX + "/"))
-            and scope["path"] not in OPEN_PATHS
+            and not _public(scope)
             and not self._allowed(scope)
         ):
             answer = JSONResponse(
@@ -45,3 +50,10 @@ class ControlGuard:
             if name == b"authorization":
                 return hmac.compare_digest(value, self.expected)
         return False
+
+
+def _public(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] in ("GET", "HEAD") and (
+        path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
+    )
