@@ -201,14 +201,22 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._close()
 
     def _make_room(self) -> None:
-        """Close a refused connection, or else the one that has waited longest for its headers
-        (this one, if no other waits)."""
-        for waiting in (self.lingering, self.awaiting):
-            for oldest in waiting:
-                if oldest is not self:
-                    oldest._close()
-                    return
-        self._close()
+        """Close a refused connection, or else the one that has waited longest with part of a
+        request's headers, or else the one that has waited longest with nothing (this one, if
+        no other waits). A new client's request may not have been read yet: a connection that
+        stalls half-way goes before it."""
+        for victim in self.lingering:
+            victim._close()
+            return
+        fallback = None
+        for waiting in self.awaiting:
+            if waiting is self:
+                continue
+            if waiting._header_bytes:
+                waiting._close()
+                return
+            fallback = fallback or waiting
+        (fallback or self)._close()
 
     def _refuse(self, status: int, reason: str, *, linger: bool = True) -> None:
         """Answer `status` and close, after a while: a socket closed with unread bytes sends a
