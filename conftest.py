@@ -10,6 +10,11 @@ import os
 
 from hypothesis import settings
 
+# Many tests start Python processes (the mock, the contract suite against a broken server):
+# without cached bytecode each of them compiles, and pytest rewrites, some 500 modules again,
+# about 3 s a process. They may write it, even where the environment says not to.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 settings.register_profile("ci", database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

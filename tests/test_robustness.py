@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -387,8 +388,10 @@ def test_a_body_of_many_small_wrong_items_is_answered_quickly(serve):
 
 # -- 4. Negative fuzzing ---------------------------------------------------------------------------
 
-NEGATIVE_EXAMPLES_PER_OPERATION = 140
-MIN_NEGATIVE_CASES = 2000
+# 70 an operation in the test run (over 1,000 cases); EXOMOCK_NEGATIVE_EXAMPLES=140 for the
+# longer run (over 2,000).
+NEGATIVE_EXAMPLES_PER_OPERATION = int(os.environ.get("EXOMOCK_NEGATIVE_EXAMPLES", "70"))
+MIN_NEGATIVE_CASES = 14 * NEGATIVE_EXAMPLES_PER_OPERATION
 # Generating negative cases costs far more than answering them: the operations are shared out
 # among worker processes, one per core of the machine the file is meant to run on.
 FUZZ_WORKERS = 2
