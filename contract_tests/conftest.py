@@ -24,6 +24,8 @@ from .target import (
     ControlTokenNeeded,
     Guard,
     Target,
+    TargetUnusable,
+    preflight,
     probe_control_plane,
     start_local_mock,
 )
@@ -125,9 +127,12 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     token = option("--control-token")
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
+        preflight(base_url, tenant, auth)
         has_control_plane = probe_control_plane(base_url, headers)
-    except ControlTokenNeeded as exc:
-        raise pytest.UsageError(str(exc)) from None
+    except (ControlTokenNeeded, TargetUnusable) as exc:
+        if process is not None:
+            process.terminate()
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     found = Target(
         base_url=base_url.rstrip("/"),
         tenant_id=tenant,

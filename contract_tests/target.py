@@ -92,6 +92,26 @@ def start_local_mock(seed: int | None) -> tuple[str, subprocess.Popen[bytes]]:
     raise RuntimeError("the mock did not start within 30 s")
 
 
+class TargetUnusable(RuntimeError):
+    """The server cannot be judged as given: it cannot be reached, or refuses the credentials."""
+
+
+def preflight(base_url: str, tenant_id: str, auth: tuple[str, str], timeout: float = 5) -> None:
+    """One request before the run, so that a wrong URL or wrong credentials are said at once,
+    in one line, instead of as a failure of every test (TargetUnusable)."""
+    url = f"{base_url.rstrip('/')}/v1/tenants/{tenant_id}/greenpin"
+    try:
+        answer = httpx.get(url, auth=auth, timeout=timeout)
+    except httpx.TransportError as exc:
+        reason = str(exc)[:200] or type(exc).__name__
+        raise TargetUnusable(f"{base_url} cannot be reached: {reason}") from None
+    if answer.status_code == 401:
+        raise TargetUnusable(
+            f"{base_url} refused the credentials of tenant {tenant_id} (401): give the right "
+            "--api-key and --api-token (EXOBRIDGE_API_KEY, EXOBRIDGE_API_TOKEN)"
+        )
+
+
 class ControlTokenNeeded(RuntimeError):
     """The server has the mock's control plane, and it refuses the token given (or none)."""
 

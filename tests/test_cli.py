@@ -133,12 +133,30 @@ def test_check_runs_the_contract_suite_against_a_server(served, tmp_path: Path):
 
 
 def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
+    port = free_port()
+    started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "mock_server", "check", "--base-url",
-         f"http://127.0.0.1:{free_port()}", "-k", "greenpin_lifecycle"],
+        [sys.executable, "-m", "mock_server", "check", "--base-url", f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
-    assert result.returncode != 0
+    assert time.monotonic() - started < 10
+    assert result.returncode == 4
+    assert f"http://127.0.0.1:{port} cannot be reached: " in result.stdout
+    assert "passed" not in result.stdout and "failed" not in result.stdout
+
+
+def test_check_says_at_once_when_the_credentials_are_refused(served, tmp_path: Path):
+    server = served()
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "check", "--base-url", server.base,
+         "--api-token", "not-the-token"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert time.monotonic() - started < 15
+    assert result.returncode == 4
+    assert (f"{server.base} refused the credentials of tenant demo (401): give the right "
+            "--api-key and --api-token") in result.stdout
 
 
 def test_state_file_keeps_calls_and_the_callback_log(served, tmp_path: Path):
