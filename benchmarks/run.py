@@ -701,17 +701,15 @@ def run_http(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) ->
     wrk = Wrk(args.client_cpu, args.threads, args.connections, workdir, args.quiet)
     plan = HttpPlan(args.duration, args.warmup, args.round_seconds, default_vns(), workdir, wrk)
     mock_port = free_port()
-    # What `exomock serve` runs (create_app on the embedded default configuration), with the
-    # event loop and HTTP parser named rather than left to "auto".
-    mock = Server(
-        "mock",
-        pinned(
-            args.server_cpu,
-            uvicorn_command("mock_server.app:create_app", mock_port, "--factory"),
-        ),
-        mock_port,
-        workdir / "mock.log",
+    # `exomock serve` itself (with its connection limits), or with --plain-http the same app
+    # under uvicorn's own httptools protocol, to measure what the limits cost.
+    command = (
+        uvicorn_command("mock_server.app:create_app", mock_port, "--factory")
+        if args.plain_http
+        else [sys.executable, "-m", "mock_server", "serve", "--port", str(mock_port),
+              "--log-level", "warning"]
     )
+    mock = Server("mock", pinned(args.server_cpu, command), mock_port, workdir / "mock.log")
     ceiling_port = free_port()
     ceiling = Server(
         "ceiling",
@@ -1151,6 +1149,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         " with MemoryStore.save",
     )
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--plain-http", action="store_true",
+        help="serve the mock under uvicorn's own httptools protocol, without exomock's "
+        "connection limits",
+    )
     parser.add_argument("--skip-prism", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--skip-contract", action="store_true")
