@@ -43,9 +43,20 @@ class InvalidNumber(ValueError):
     pass
 
 
-@lru_cache(maxsize=65536)
+# No number in any form is longer: a longer text is refused before the cache, which then holds
+# at most 65,536 short keys (a few MB).
+LONGEST_NUMBER_TEXT = 32
+
+
 def to_e164(text: str) -> str:
     """E.164 for a valid number given as E.164 or in national Indian form; else InvalidNumber."""
+    if len(text) > LONGEST_NUMBER_TEXT:
+        raise InvalidNumber(f"{text[:LONGEST_NUMBER_TEXT]!r}... is too long for a phone number")
+    return _to_e164(text)
+
+
+@lru_cache(maxsize=65536)
+def _to_e164(text: str) -> str:
     plain = _INDIAN.fullmatch(text)
     if plain is not None:
         significant = plain.group(1)

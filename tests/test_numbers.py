@@ -7,7 +7,7 @@ import random
 import phonenumbers
 import pytest
 
-from mock_server.numbers import InvalidNumber, to_e164
+from mock_server.numbers import InvalidNumber, _to_e164, to_e164
 
 
 def reference(text: str) -> str | None:
@@ -21,7 +21,7 @@ def reference(text: str) -> str | None:
 
 
 def ours(text: str) -> str | None:
-    to_e164.cache_clear()
+    _to_e164.cache_clear()
     try:
         return to_e164(text)
     except InvalidNumber:
