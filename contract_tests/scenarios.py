@@ -14,6 +14,7 @@ saved.
 from __future__ import annotations
 
 import random
+import secrets
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,14 +71,18 @@ def load_scenarios(directory: Path = SCENARIOS_DIR) -> list[Scenario]:
     return found
 
 
-def run_variables(seed: int, prefix: str, tenant: str, vns: list[str]) -> dict[str, Any]:
-    """Placeholders for one run: party numbers drawn from the seed, so runs do not collide."""
-    rng = random.Random(seed)
+def run_variables(seed: int, prefix: str, tenant: str, vns: list[str],
+                  run: str | None = None) -> dict[str, Any]:
+    """Placeholders for one run: ids and party numbers drawn from the seed and a token of the
+    run (random unless given), so that runs against one server never meet each other's
+    allocations, even with the same seed."""
+    run = run or secrets.token_hex(3)
+    rng = random.Random(f"{seed}-{run}")
     variables: dict[str, Any] = {
         "tenant": tenant,
         "greenpin": f"/v1/tenants/{tenant}/greenpin",
         "greenvn": f"/v1/tenants/{tenant}/greenvn",
-        "prefix": f"{prefix}{rng.randrange(16**6):06x}-",
+        "prefix": f"{prefix}{run}-",
     }
     for index, vn in enumerate(vns, start=1):
         variables[f"vn{index}"] = vn

@@ -104,11 +104,12 @@ def preflight(base_url: str, tenant_id: str, auth: tuple[str, str], timeout: flo
         answer = httpx.get(url, auth=auth, timeout=timeout)
     except httpx.TransportError as exc:
         reason = str(exc)[:200] or type(exc).__name__
-        raise TargetUnusable(f"{base_url} cannot be reached: {reason}") from None
-    if answer.status_code == 401:
+        raise TargetUnusable(f"cannot connect to {base_url}: {reason}") from None
+    if answer.status_code in (401, 403):
         raise TargetUnusable(
-            f"{base_url} refused the credentials of tenant {tenant_id} (401): give the right "
-            "--api-key and --api-token (EXOBRIDGE_API_KEY, EXOBRIDGE_API_TOKEN)"
+            f"credentials rejected by {base_url} for tenant {tenant_id} "
+            f"({answer.status_code}): give the right --tenant, --api-key and --api-token "
+            "(EXOBRIDGE_TENANT, EXOBRIDGE_API_KEY, EXOBRIDGE_API_TOKEN)"
         )
 
 

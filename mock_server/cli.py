@@ -219,8 +219,13 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
             options += [flag, str(value)]
     if args.no_destructive:
         options.append("--no-destructive")
-    # A separate interpreter, so that pytest imports (and rewrites) the suite itself.
-    return subprocess.call([sys.executable, "-m", "pytest", *options, *extra])
+    import tempfile
+
+    # A separate interpreter, so that pytest imports (and rewrites) the suite itself; what
+    # hypothesis keeps between runs goes to a folder removed afterwards, not the user's folder.
+    with tempfile.TemporaryDirectory(prefix="exomock-check-") as scratch:
+        env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": scratch}
+        return subprocess.call([sys.executable, "-m", "pytest", *options, *extra], env=env)
 
 
 def _check_handler(args: argparse.Namespace) -> int:

@@ -130,6 +130,16 @@ def test_check_runs_the_contract_suite_against_a_server(served, tmp_path: Path):
     assert result.returncode == 0, result.stdout[-2000:]
     assert "2 passed" in result.stdout
     assert "<testsuite" in report.read_text()
+    # What hypothesis keeps between runs is not left in the user's folder.
+    assert not (tmp_path / ".hypothesis").exists()
+    # A second run against the same server (same seed) does not meet the first one's
+    # allocations: a search by its transaction ids finds only its own.
+    again = subprocess.run(
+        [sys.executable, "-m", "mock_server", "check", "--base-url", server.base,
+         "-k", "test_scenario and greenpin_lifecycle"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stdout[-2000:]
 
 
 def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
@@ -141,7 +151,7 @@ def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
     )
     assert time.monotonic() - started < 10
     assert result.returncode == 4
-    assert f"http://127.0.0.1:{port} cannot be reached: " in result.stdout
+    assert f"cannot connect to http://127.0.0.1:{port}: " in result.stdout
     assert "passed" not in result.stdout and "failed" not in result.stdout
 
 
@@ -155,8 +165,8 @@ def test_check_says_at_once_when_the_credentials_are_refused(served, tmp_path: P
     )
     assert time.monotonic() - started < 15
     assert result.returncode == 4
-    assert (f"{server.base} refused the credentials of tenant demo (401): give the right "
-            "--api-key and --api-token") in result.stdout
+    assert (f"credentials rejected by {server.base} for tenant demo (401): give the right "
+            "--tenant, --api-key and --api-token") in result.stdout
 
 
 def test_state_file_keeps_calls_and_the_callback_log(served, tmp_path: Path):
