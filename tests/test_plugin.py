@@ -45,3 +45,25 @@ def test_the_sink_reports_invalid_payloads(callback_sink):
     httpx.post(callback_sink.url_for("deallocation"), json={"greenpin_id": 5})
     received = callback_sink.wait_for("deallocation")
     assert any("greenpin_id" in error or "required" in error for error in received.errors)
+
+
+def test_readme_example_passes_outside_the_repository(tmp_path):
+    """The README's example as a user copies it: the code block alone, in a folder of its own
+    (no conftest of this project), run by pytest with the installed plugin."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### pytest plugin"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    (tmp_path / "test_example.py").write_text(code.group(1))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "test_example.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "1 passed" in run.stdout
