@@ -14,8 +14,8 @@ saved.
 from __future__ import annotations
 
 import random
-import secrets
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

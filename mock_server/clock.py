@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
 # The provider is in India; its timestamps without an offset are Indian Standard Time.
@@ -77,6 +77,12 @@ def _format_second(second: int) -> str:
 def format_iso(epoch: float) -> str:
     """ISO 8601 with the IST offset and no fraction, as in `2021-11-09T10:09:15+05:30`."""
     return ist_datetime(int(epoch)).isoformat()
+
+
+def format_iso_utc(epoch: float) -> str:
+    """ISO 8601 in UTC and no fraction, as in `2020-03-23T12:58:02+00:00` (the documents'
+    `call_completed` callback)."""
+    return datetime.fromtimestamp(int(epoch), UTC).isoformat()
 
 
 def parse_local(text: str) -> float:

@@ -112,9 +112,11 @@ def _faker() -> Faker:
 class _Source:
     """The random values of one payload (or one call sequence), all from one seed."""
 
-    def __init__(self, seed: int | None) -> None:
+    def __init__(self, seed: int | None, outcomes: Mapping[str, Any] | None = None) -> None:
         self.rng = random.Random(seed)
         self.faker = _faker()
+        # Outcomes asked for by name (see `_OUTCOME_FIELDS`), drawn instead of at random.
+        self.outcomes = dict(outcomes or {})
         self.faker.seed_instance(self.rng.getrandbits(64))
 
     def chance(self, probability: float) -> bool:
@@ -123,8 +125,12 @@ class _Source:
     def digits(self, length: int) -> str:
         return "".join(self.rng.choice("0123456789") for _ in range(length))
 
-    def weighted(self, choices: Mapping[str, float]) -> str:
-        return self.rng.choices(list(choices), weights=list(choices.values()))[0]
+    def weighted(self, choices: Mapping[str, float], outcome: str | None = None) -> str:
+        """A choice drawn by weight; the one asked for under `outcome`, when it is a choice
+        (drawn all the same, so that the rest of the payload stays as the seed makes it)."""
+        drawn = self.rng.choices(list(choices), weights=list(choices.values()))[0]
+        wanted = self.outcomes.get(outcome) if outcome else None
+        return wanted if isinstance(wanted, str) and wanted in choices else drawn
 
     def _valid(self, make: Callable[[], str]) -> str:
         for _ in range(100):
@@ -420,7 +426,8 @@ def _joining_call(src: _Source, allocation: _Allocation, status: str, verified: 
 
 def _gen_call_completed(src: _Source) -> dict[str, Any]:
     allocation = _Allocation.make(src)
-    return _call_completed(allocation, _a_call(src, allocation, src.weighted(_CALL_OUTCOMES)))
+    status = src.weighted(_CALL_OUTCOMES, "dial_call_status")
+    return _call_completed(allocation, _a_call(src, allocation, status))
 
 
 def _gen_deallocation(src: _Source) -> dict[str, Any]:
@@ -458,6 +465,8 @@ def _gen_click_to_call_status(src: _Source) -> dict[str, Any]:
     second_ring = src.rng.randint(3, 25)
     answered_at = start + timedelta(seconds=first_leg + second_ring)
     event_type = "answered" if src.chance(0.3) else "terminal"
+    if src.outcomes.get("call_details.status") in _CLICK_TO_CALL_OUTCOMES:
+        event_type = "terminal"  # only a terminal event has a status
     details: dict[str, Any] = {
         "sid": sid,
         "direction": "outbound",
@@ -478,7 +487,7 @@ def _gen_click_to_call_status(src: _Source) -> dict[str, Any]:
         "recordings": None,
     }
     if event_type == "terminal":
-        status = src.weighted(_CLICK_TO_CALL_OUTCOMES)
+        status = src.weighted(_CLICK_TO_CALL_OUTCOMES, "call_details.status")
         talk = 0
         if status == "completed":
             talk = min(int(src.rng.lognormvariate(4.5, 1.0)) + 1, 3600)
@@ -583,9 +592,10 @@ def _gen_voice_message_status(src: _Source) -> dict[str, Any]:
     job_type = "TTS" if src.chance(0.6) else "AUDIO"
     accepted = src.moment()
     items = []
-    for number in src.mobiles(src.rng.choice((1, 1, 1, 2, 3))):
+    for index, number in enumerate(src.mobiles(src.rng.choice((1, 1, 1, 2, 3)))):
         status = src.weighted(
-            {"DELIVRD": 0.55, "UNDELIV": 0.3, "REJECTD": 0.05, "ACCEPTD": 0.05, "UNKNOWN": 0.05}
+            {"DELIVRD": 0.55, "UNDELIV": 0.3, "REJECTD": 0.05, "ACCEPTD": 0.05, "UNKNOWN": 0.05},
+            f"data.{index}.status",
         )
         ring: int | bool = False
         answer: int | bool = False
@@ -717,12 +727,31 @@ def fake(
     """One realistic payload of `event`, valid against its schema.
 
     `seed` makes it repeatable. `overrides` maps field paths (`"call_details.status"`,
-    `"data.0.to"`; list items by index) to values, set after generation; the result must
-    still be valid, else ValueError says why. Overrides are taken as given: the fields derived
-    from an overridden one are not recomputed.
+    `"data.0.to"`; list items by index) to values. An outcome field (`dial_call_status` of
+    `call_completed`, `call_details.status` of `click_to_call_status`, `data.N.status` of
+    `voice_message_status`) is drawn as given, so that the fields that follow from it do (a
+    busy call is `incomplete`, with no talk time); every override is then set as given. The
+    result must still be valid, else ValueError says why.
     """
     _check_event(event)
-    return _finish(event, _GENERATORS[event](_Source(seed)), overrides)
+    outcomes = {path: value for path, value in (overrides or {}).items()
+                if _is_outcome(event, path)}
+    return _finish(event, _GENERATORS[event](_Source(seed, outcomes)), overrides)
+
+
+def _is_outcome(event: str, path: str) -> bool:
+    if event == "voice_message_status":
+        parts = path.split(".")
+        return len(parts) == 3 and parts[0] == "data" and parts[1].isdigit() \
+            and parts[2] == "status"
+    return path == _OUTCOME_FIELDS.get(event)
+
+
+# The field of each event whose value decides the others (durations, times, call type).
+_OUTCOME_FIELDS = {
+    "call_completed": "dial_call_status",
+    "click_to_call_status": "call_details.status",
+}
 
 
 def _item_seed(seed: int, index: int) -> int:

@@ -57,7 +57,8 @@ def test_the_entry_point_serves_with_a_token_and_its_health_check_passes():
     try:
         deadline = time.monotonic() + 20
         while subprocess.run(probe, capture_output=True).returncode != 0:
-            assert server.poll() is None and time.monotonic() < deadline
+            assert server.poll() is None
+            assert time.monotonic() < deadline
             time.sleep(0.1)
     finally:
         server.terminate()

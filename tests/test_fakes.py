@@ -448,3 +448,28 @@ def test_cli_send_fails_when_nobody_listens() -> None:
     result = exomock("deallocation", "--send", f"http://127.0.0.1:{free_port()}/hook")
     assert result.returncode == 1
     assert "error" in result.stderr
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_an_outcome_set_by_hand_brings_the_fields_that_follow_from_it(seed):
+    for status in ("busy", "no-answer", "failed", "canceled"):
+        payload = fake("call_completed", seed=seed, overrides={"dial_call_status": status})
+        assert payload["dial_call_status"] == status
+        assert payload["call_type"] in ("incomplete", "client-hangup")
+        assert payload["on_call_duration"] == 0
+        assert payload["recording_url"] is None
+        assert payload["to"] == payload["vn"]
+    done = fake("call_completed", seed=seed, overrides={"dial_call_status": "completed"})
+    assert (done["call_type"], done["to"] != done["vn"]) == ("completed", True)
+    assert done["on_call_duration"] > 0
+    busy = fake("click_to_call_status", seed=seed, overrides={"call_details.status": "busy"})
+    assert busy["event_details"]["event_type"] == "terminal"
+    assert (busy["call_details"]["state"], busy["call_details"]["total_talk_time"]) \
+        == ("terminal", 0)
+    message = fake("voice_message_status", seed=seed, overrides={"data.0.status": "DELIVRD"})
+    assert message["data"][0]["actual_duration"] > 0
+    assert message["data"][0]["error_code"] == 0
+    # Fields other than outcomes are still set as given, nothing else changes.
+    same = fake("call_completed", seed=seed, overrides={"vn": "+916292134464"})
+    assert {k: v for k, v in same.items() if k != "vn"} == \
+        {k: v for k, v in fake("call_completed", seed=seed).items() if k != "vn"}

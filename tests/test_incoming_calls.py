@@ -40,6 +40,9 @@ def test_registered_caller_is_connected_to_the_other_party(client, callback_sink
     assert completed["on_call_duration"] <= completed["dial_call_duration"]
     assert completed["recording_url"].endswith(result["call_sid"] + ".mp3")
     assert completed["greenpin_id"] == created["greenpin_id"]
+    # Times in UTC, as the documents' example of this callback and the fakes have them.
+    assert completed["start_time"].endswith("+00:00")
+    assert completed["current_time"].endswith("+00:00")
 
 
 def test_stranger_with_the_right_pin_joins_the_party(client, callback_sink, contract):

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..clock import format_iso
+from ..clock import format_iso, format_iso_utc
 from ..errors import ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
@@ -297,8 +297,9 @@ class IncomingCalls:
             "from": result.caller,
             "to": result.dialled if talked else result.vn,
             "call_type": call_type,
-            "start_time": format_iso(start),
-            "current_time": format_iso(start + result.dial_call_duration),
+            # In UTC, as the documents' example of this callback (other events are in IST).
+            "start_time": format_iso_utc(start),
+            "current_time": format_iso_utc(start + result.dial_call_duration),
             "dial_call_duration": result.dial_call_duration,
             "on_call_duration": result.on_call_duration,
             "direction": "incoming",
