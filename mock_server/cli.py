@@ -356,5 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return result

@@ -246,3 +246,14 @@ def test_the_fixture_checks_an_app_in_the_same_process(handler_check) -> None:
     with pytest.raises(AssertionError, match="deallocation: the same delivery twice"):
         broken.assert_ok()
 
+
+
+def test_a_handler_nobody_listens_for_is_said_once(capsys) -> None:
+    url = f"http://127.0.0.1:{free_port()}/callbacks"
+    started = time.monotonic()
+    assert main(["check-handler", "--url", url]) == 2
+    assert time.monotonic() - started < 10
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"exomock: cannot connect to {url}: ")
+    assert err.count("\n") == 1

@@ -52,6 +52,18 @@ def _events(events: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(events))
 
 
+def _reachable(http: httpx.Client, url: str, timeout: float) -> None:
+    """One HEAD request, so that a handler nobody listens for is said once, not by every
+    check (any answer will do)."""
+    try:
+        http.head(url, timeout=timeout)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        http.close()
+        raise HandlerCheckError(f"cannot connect to {url}: {str(exc)[:200]}") from None
+    except httpx.HTTPError:
+        pass  # it answered something, or was slow to: the checks will say
+
+
 def check_handler(
     url: str,
     *,
@@ -94,6 +106,8 @@ def check_handler(
 
     own = client is None
     http = client or httpx.Client(follow_redirects=False)
+    if own:
+        _reachable(http, url.replace("{event}", chosen[0]), min(timeout, 5.0))
     connect_deadline = min(CONNECT_TIMEOUT_SECONDS, timeout)
     title = f"checking {url}: a 2xx within {timeout:g} s for each delivery"
     if connect_url is not None:
