@@ -23,7 +23,7 @@ from .clock import Clock
 from .domain.backend import Backend
 from .domain.changes import StoreUnavailable
 from .domain.ports import Store
-from .errors import CallsApiError, ExoBridgeError
+from .errors import CallsApiError, Code, ExoBridgeError
 from .ids import IdSource
 from .routes import calls, control, dashboard, greenpin, greenvn, simulator
 from .routes.context import ApiContext
@@ -115,7 +115,7 @@ def internal_error(request: Request, exc: Exception) -> JSONResponse:
     detail = f"error id {error_id}"
     if isinstance(exc, StoreUnavailable):
         detail = f"the state could not be kept, and nothing of this request was ({detail})"
-    return exobridge_error(request, ExoBridgeError(0, detail))
+    return exobridge_error(request, ExoBridgeError(Code.INTERNAL_ERROR, detail))
 
 
 class InternalErrors:
@@ -159,7 +159,9 @@ async def unsupported_version(request: Request) -> Response:
         if _allowed_methods(request):
             raise HTTPException(405, "Method Not Allowed")
         raise HTTPException(404, "no such operation")
-    raise ExoBridgeError(9, f"API version {version!r} is not supported; use v1")
+    raise ExoBridgeError(
+        Code.UNSUPPORTED_VERSION, f"API version {version!r} is not supported; use v1"
+    )
 
 
 def create_app(

@@ -2,6 +2,36 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    """The ExoBridge error codes (Appendix 1 of the documents), by name; a test checks them
+    against the spec's table (`ErrorCode` in `exobridge.yaml`), where each one's HTTP status and
+    description live."""
+
+    INTERNAL_ERROR = 0
+    GREENPIN_NOT_FOUND = 1
+    UNSUPPORTED_SEARCH_FILTER = 2
+    MANDATORY_PARAMETER_MISSING = 3
+    NO_FREE_GREENPIN = 4
+    BAD_PARAMETERS = 5
+    AUTHENTICATION_FAILED = 7
+    NOT_PERMITTED = 8
+    UNSUPPORTED_VERSION = 9
+    DUPLICATE_NUMBERS = 13
+    NUMBER_IN_BOTH_PARTIES = 14
+    UNSUPPORTED_REGION = 15
+    INVALID_NUMBER = 16
+    TOO_MANY_IN_BULK = 17
+    ALLOCATION_EXISTS = 18
+    NUMBER_HAS_ANOTHER_PIN = 19
+    NUMBER_NOT_IN_GROUP = 20
+    ALREADY_DELETED = 22
+    INVALID_DATE_RANGE = 23
+    INVALID_CALL_FLOW = 50
+
+
 # An answer quotes at most this much of what it says went wrong, so that no error echoes a large
 # input back.
 MAX_DETAIL = 500
@@ -18,10 +48,10 @@ class ExoBridgeError(Exception):
     description followed by it. The HTTP status comes from the spec's code table, not from here.
     """
 
-    def __init__(self, code: int, detail: str = "", *, status: int | None = None) -> None:
+    def __init__(self, code: Code, detail: str = "", *, status: int | None = None) -> None:
         detail = shortened(detail)
         super().__init__(code, detail)
-        self.code = code
+        self.code = Code(code)
         self.detail = detail
         # Only for the few answers the documents give a status without a code of its own
         # (413 and 415 for bodies, 429 for throttling).

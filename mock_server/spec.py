@@ -20,17 +20,24 @@ from urllib.parse import quote
 import jsonschema_rs
 import yaml
 
-from .errors import ExoBridgeError
+from .errors import Code, ExoBridgeError
 
 _HERE = Path(__file__).resolve().parent
 # An installed wheel carries the spec inside the package; a source checkout has it at the top.
 OPENAPI_DIR = next(p for p in (_HERE / "openapi", _HERE.parent / "openapi") if p.is_dir())
 
-MISSING_MEMBER_CODE = 3
-BAD_PARAMETER_CODE = 5
+MISSING_MEMBER_CODE = Code.MANDATORY_PARAMETER_MISSING
+BAD_PARAMETER_CODE = Code.BAD_PARAMETERS
 # When a request breaks several rules, the code reported is the first of these that applies:
 # presence before validity, the specific codes before the generic one.
-CODE_PRIORITY = (3, 16, 15, 23, 2, 5)
+CODE_PRIORITY = (
+    Code.MANDATORY_PARAMETER_MISSING,
+    Code.INVALID_NUMBER,
+    Code.UNSUPPORTED_REGION,
+    Code.INVALID_DATE_RANGE,
+    Code.UNSUPPORTED_SEARCH_FILTER,
+    Code.BAD_PARAMETERS,
+)
 # Violation messages quote the request; a hostile one must not make the answer huge.
 MESSAGE_LIMIT = 200
 
@@ -72,7 +79,7 @@ class ErrorCodeInfo:
 
 @dataclass(frozen=True)
 class Violation:
-    code: int
+    code: Code
     location: str
     message: str
 
@@ -141,7 +148,7 @@ class SchemaCheck:
             return Violation(code=code, location=location, message=message)
         raise AssertionError("an invalid instance passed validation")
 
-    def _rule_for(self, schema_path: list[str | int]) -> tuple[int, str | None]:
+    def _rule_for(self, schema_path: list[str | int]) -> tuple[Code, str | None]:
         """The code of a broken keyword, and the rule's own wording when the spec gives one.
 
         The innermost schema on the way to the keyword that names a code decides it; a
@@ -153,7 +160,7 @@ class SchemaCheck:
         for part in schema_path[:-1]:
             node = node[part]
             if isinstance(node, dict) and "x-error-code" in node:
-                code = int(node["x-error-code"])
+                code = Code(node["x-error-code"])
         description = None
         if keyword in ("anyOf", "not", "oneOf") and isinstance(node, dict):
             description = node.get("description")

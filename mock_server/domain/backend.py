@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import gc_tuning
 from ..clock import Clock
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
 from .allocations import VAULT, Allocation, RouteTaken
@@ -135,7 +135,9 @@ class Backend:
         try:
             return parse_duration(duration)
         except ValueError as exc:
-            raise ExoBridgeError(5, f"deallocation_policy.duration: {exc}") from None
+            raise ExoBridgeError(
+                Code.BAD_PARAMETERS, f"deallocation_policy.duration: {exc}"
+            ) from None
 
     def deallocate(self, allocation: Allocation) -> Allocation:
         """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant."""
@@ -227,7 +229,7 @@ class Backend:
     def take_fault(self) -> None:
         if self.internal_errors > 0:
             self.internal_errors -= 1
-            raise ExoBridgeError(0, "fault injected through /_mock/faults")
+            raise ExoBridgeError(Code.INTERNAL_ERROR, "fault injected through /_mock/faults")
 
     def reset(self, tenant_id: str | None = None) -> None:
         """Forgets a tenant's state (allocations, calls, callbacks, run-time URLs), or everyone's
@@ -261,6 +263,7 @@ def route_error(taken: RouteTaken) -> ExoBridgeError:
     active allocation's."""
     if taken.key.startswith("+"):
         return ExoBridgeError(
-            19, f"{taken.key} is already registered on {taken.vn} in another active allocation"
+            Code.NUMBER_HAS_ANOTHER_PIN,
+            f"{taken.key} is already registered on {taken.vn} in another active allocation"
         )
-    return ExoBridgeError(4, f"PIN {taken.key} is already in use on {taken.vn}")
+    return ExoBridgeError(Code.NO_FREE_GREENPIN, f"PIN {taken.key} is already in use on {taken.vn}")

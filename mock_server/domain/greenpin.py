@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..clock import parse_local
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..settings import Tenant
 from .allocations import ACTIVE, GREENPIN, TWOWAY, Allocation, Party, SearchCriteria
 from .changes import StoreUnavailable
@@ -60,7 +60,10 @@ class GreenPins:
     def get(self, tenant: Tenant, greenpin_id: str) -> Allocation:
         allocation = self.store.get(tenant.tenant_id, greenpin_id)
         if allocation is None or allocation.kind != GREENPIN:
-            raise ExoBridgeError(1, f"no allocation {greenpin_id!r} for tenant {tenant.tenant_id}")
+            raise ExoBridgeError(
+                Code.GREENPIN_NOT_FOUND,
+                f"no allocation {greenpin_id!r} for tenant {tenant.tenant_id}"
+            )
         return allocation
 
     def search(
@@ -79,7 +82,9 @@ class GreenPins:
         created_from = _query_time(from_date, "from_date", end_of_day=False)
         created_to = _query_time(to_date, "to_date", end_of_day=True)
         if created_from is not None and created_to is not None and created_from > created_to:
-            raise ExoBridgeError(23, f"from_date {from_date} is after to_date {to_date}")
+            raise ExoBridgeError(
+                Code.INVALID_DATE_RANGE, f"from_date {from_date} is after to_date {to_date}"
+            )
         criteria = SearchCriteria(
             state=state,
             ref=transaction_id,
@@ -103,7 +108,8 @@ class GreenPins:
         assert request.transaction_id is not None, "the spec requires transaction_id"
         if self.store.active_by_ref(tenant.tenant_id, GREENPIN, request.transaction_id):
             raise ExoBridgeError(
-                18, f"transaction_id {request.transaction_id!r} is held by an active allocation"
+                Code.ALLOCATION_EXISTS,
+                f"transaction_id {request.transaction_id!r} is held by an active allocation"
             )
         a_req = request.a or PartyRequest()
         b_req = request.b or PartyRequest()
@@ -142,10 +148,11 @@ class GreenPins:
     def _update(self, tenant: Tenant, greenpin_id: str, request: GreenPinRequest) -> Allocation:
         current = self.get(tenant, greenpin_id)
         if not current.active:
-            raise ExoBridgeError(22, f"allocation {greenpin_id} was deallocated")
+            raise ExoBridgeError(Code.ALREADY_DELETED, f"allocation {greenpin_id} was deallocated")
         if request.transaction_id is not None and request.transaction_id != current.ref:
             raise ExoBridgeError(
-                5, f"transaction_id cannot change (it is {current.ref!r} for this allocation)"
+                Code.BAD_PARAMETERS,
+                f"transaction_id cannot change (it is {current.ref!r} for this allocation)"
             )
         updated = current.copy()
         for party, change in ((updated.a, request.a), (updated.b, request.b)):
@@ -174,7 +181,8 @@ class GreenPins:
         item, in order."""
         if len(items) > tenant.bulk_limit:
             raise ExoBridgeError(
-                17, f"{len(items)} items, the limit is {tenant.bulk_limit} per request"
+                Code.TOO_MANY_IN_BULK,
+                f"{len(items)} items, the limit is {tenant.bulk_limit} per request"
             )
         results: list[Allocation | ExoBridgeError] = []
         for item in items:
@@ -189,13 +197,15 @@ class GreenPins:
                 results.append(exc)
             except StoreUnavailable as exc:
                 # This item is not kept; those before it are, and those after it are tried.
-                results.append(ExoBridgeError(0, str(exc)[:200]))
+                results.append(ExoBridgeError(Code.INTERNAL_ERROR, str(exc)[:200]))
         return results
 
     def delete(self, tenant: Tenant, greenpin_id: str) -> Allocation:
         allocation = self.get(tenant, greenpin_id)
         if not allocation.active:
-            raise ExoBridgeError(22, f"allocation {greenpin_id} was deallocated already")
+            raise ExoBridgeError(
+                Code.ALREADY_DELETED, f"allocation {greenpin_id} was deallocated already"
+            )
         with self.backend.unit():
             return self.backend.deallocate(allocation)
 
@@ -241,7 +251,8 @@ class GreenPins:
             shared = set(allocation.a_vns) & set(allocation.b_vns)
             if shared:
                 raise ExoBridgeError(
-                    5, f"a.pin and b.pin are both served on {sorted(shared)[0]} and must differ"
+                    Code.BAD_PARAMETERS,
+                    f"a.pin and b.pin are both served on {sorted(shared)[0]} and must differ"
                 )
         for party, length in to_generate:
 
@@ -251,7 +262,7 @@ class GreenPins:
             pin = choose_pin(self.backend.ids, length, free)
             if pin is None:
                 raise ExoBridgeError(
-                    4,
+                    Code.NO_FREE_GREENPIN,
                     f"no free PIN of length {length} on {', '.join(party.vns)} "
                     f"for {party.name}-party",
                 )
@@ -271,7 +282,9 @@ class GreenPins:
 def _check_parties_apart(a_numbers: tuple[str, ...], b_numbers: tuple[str, ...]) -> None:
     shared = set(a_numbers) & set(b_numbers)
     if shared:
-        raise ExoBridgeError(14, f"{sorted(shared)[0]} is in both a.numbers and b.numbers")
+        raise ExoBridgeError(
+            Code.NUMBER_IN_BOTH_PARTIES, f"{sorted(shared)[0]} is in both a.numbers and b.numbers"
+        )
 
 
 def _query_time(text: str | None, name: str, *, end_of_day: bool) -> float | None:
@@ -280,7 +293,9 @@ def _query_time(text: str | None, name: str, *, end_of_day: bool) -> float | Non
     try:
         moment = parse_local(text)
     except ValueError:
-        raise ExoBridgeError(23, f"query.{name}: {text!r} is not a date") from None
+        raise ExoBridgeError(
+            Code.INVALID_DATE_RANGE, f"query.{name}: {text!r} is not a date"
+        ) from None
     if end_of_day and " " not in text:
         moment += 86399
     return moment

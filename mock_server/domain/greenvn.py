@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..settings import PoolNumber, Tenant
 from .allocations import ACTIVE, GREENVN, Allocation
 from .numbers import normalise_numbers, normalise_vns
@@ -47,14 +47,17 @@ class GreenVNs:
         allocation = self.store.get(tenant.tenant_id, greenvn_id)
         if allocation is None or allocation.kind != GREENVN:
             raise ExoBridgeError(
-                1, f"no GreenVN allocation {greenvn_id!r} for tenant {tenant.tenant_id}"
+                Code.GREENPIN_NOT_FOUND,
+                f"no GreenVN allocation {greenvn_id!r} for tenant {tenant.tenant_id}"
             )
         return allocation
 
     def delete(self, tenant: Tenant, greenvn_id: str) -> Allocation:
         allocation = self.get(tenant, greenvn_id)
         if not allocation.active:
-            raise ExoBridgeError(22, f"GreenVN allocation {greenvn_id} was deallocated already")
+            raise ExoBridgeError(
+                Code.ALREADY_DELETED, f"GreenVN allocation {greenvn_id} was deallocated already"
+            )
         with self.backend.unit():
             return self.backend.deallocate(allocation)
 
@@ -66,19 +69,23 @@ class GreenVNs:
         now = self.backend.now()
         if self.store.active_by_ref(tenant.tenant_id, GREENVN, request.connection_id):
             raise ExoBridgeError(
-                18, f"connection_id {request.connection_id!r} is held by an active allocation"
+                Code.ALLOCATION_EXISTS,
+                f"connection_id {request.connection_id!r} is held by an active allocation"
             )
         a_numbers = normalise_numbers(request.aparty_numbers, "aparty_numbers")
         b_numbers = normalise_numbers(request.bparty_numbers, "bparty_numbers")
         shared = set(a_numbers) & set(b_numbers)
         if shared:
             raise ExoBridgeError(
-                14, f"{sorted(shared)[0]} is in both aparty_numbers and bparty_numbers"
+                Code.NUMBER_IN_BOTH_PARTIES,
+                f"{sorted(shared)[0]} is in both aparty_numbers and bparty_numbers"
             )
         a_pins, b_pins = tuple(request.aparty_pins), tuple(request.bparty_pins)
         pins = a_pins + b_pins
         if len(set(pins)) != len(pins):
-            raise ExoBridgeError(5, "every PIN of an allocation must differ from the others")
+            raise ExoBridgeError(
+                Code.BAD_PARAMETERS, "every PIN of an allocation must differ from the others"
+            )
         self._check_flow(tenant, request.flow_id)
         wanted = self._wanted(tenant, request.preferences)
         keys = a_numbers + b_numbers + pins
@@ -89,7 +96,9 @@ class GreenVNs:
         ]
         vn = _best(candidates, wanted, strict=request.strictness)
         if vn is None:
-            raise ExoBridgeError(4, _no_vn_reason(wanted, strict=request.strictness))
+            raise ExoBridgeError(
+                Code.NO_FREE_GREENPIN, _no_vn_reason(wanted, strict=request.strictness)
+            )
         lifetime = self.backend.lifetime(tenant, request.duration)
         allocation = Allocation(
             kind=GREENVN,
@@ -116,13 +125,14 @@ class GreenVNs:
         if flow_id is None:
             if len(tenant.flows) > 1:
                 raise ExoBridgeError(
-                    3,
+                    Code.MANDATORY_PARAMETER_MISSING,
                     f"flow_id is required: tenant {tenant.tenant_id} "
                     f"has {len(tenant.flows)} call flows",
                 )
         elif flow_id not in tenant.flows:
             raise ExoBridgeError(
-                50, f"flow_id {flow_id!r} is not a call flow of tenant {tenant.tenant_id}"
+                Code.INVALID_CALL_FLOW,
+                f"flow_id {flow_id!r} is not a call flow of tenant {tenant.tenant_id}"
             )
 
     @staticmethod
@@ -139,7 +149,8 @@ class GreenVNs:
             region = region_for_pin_code(preferences.pin_code)
             if region is None:
                 raise ExoBridgeError(
-                    15, f"preferences.pin_code {preferences.pin_code} is in no supported region"
+                    Code.UNSUPPORTED_REGION,
+                    f"preferences.pin_code {preferences.pin_code} is in no supported region"
                 )
             wanted["region"] = region
         if preferences.type is not None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..clock import format_iso, format_iso_utc
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 from .allocations import ONEWAY, Allocation, Party, RouteTaken
@@ -319,7 +319,10 @@ class IncomingCalls:
         vn = self._number(call.vn, "vn")
         caller = self._number(call.caller, "from")
         if tenant.pool_number(vn) is None:
-            raise ExoBridgeError(20, f"{vn} is not a virtual number of tenant {tenant.tenant_id}")
+            raise ExoBridgeError(
+                Code.NUMBER_NOT_IN_GROUP,
+                f"{vn} is not a virtual number of tenant {tenant.tenant_id}"
+            )
         return vn, caller
 
     @staticmethod
@@ -327,4 +330,4 @@ class IncomingCalls:
         try:
             return to_e164(value)
         except InvalidNumber as exc:
-            raise ExoBridgeError(16, f"{where}: {exc}") from None
+            raise ExoBridgeError(Code.INVALID_NUMBER, f"{where}: {exc}") from None

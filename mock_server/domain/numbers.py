@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 
@@ -15,15 +15,15 @@ def normalise_numbers(values: Sequence[str], where: str) -> tuple[str, ...]:
         try:
             return (to_e164(values[0]),)
         except InvalidNumber as exc:
-            raise ExoBridgeError(16, f"{where}[0]: {exc}") from None
+            raise ExoBridgeError(Code.INVALID_NUMBER, f"{where}[0]: {exc}") from None
     result: list[str] = []
     for index, value in enumerate(values):
         try:
             number = to_e164(value)
         except InvalidNumber as exc:
-            raise ExoBridgeError(16, f"{where}[{index}]: {exc}") from None
+            raise ExoBridgeError(Code.INVALID_NUMBER, f"{where}[{index}]: {exc}") from None
         if number in result:
-            raise ExoBridgeError(13, f"{where} holds {number} more than once")
+            raise ExoBridgeError(Code.DUPLICATE_NUMBERS, f"{where} holds {number} more than once")
         result.append(number)
     return tuple(result)
 
@@ -39,7 +39,8 @@ def normalise_vns(tenant: Tenant, values: Sequence[str], where: str) -> tuple[st
     for index, vn in enumerate(vns):
         if tenant.pool_number(vn) is None:
             raise ExoBridgeError(
-                20, f"{where}[{index}]: {vn} is not a virtual number of tenant {tenant.tenant_id}"
+                Code.NUMBER_NOT_IN_GROUP,
+                f"{where}[{index}]: {vn} is not a virtual number of tenant {tenant.tenant_id}"
             )
     kept = _VN_LISTS.get(vns)
     if kept is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..settings import Settings, Tenant
 
 # What a client is told to answer a 401 with: the provider's APIs take HTTP Basic credentials.
@@ -71,7 +71,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     if not declared.isascii():
         declared = ""
     if declared.isdigit() and int(declared) > max_bytes:
-        raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
+        raise ExoBridgeError(
+            Code.BAD_PARAMETERS, f"the body is over the limit of {max_bytes} bytes", status=413
+        )
     if declared.isdigit():
         # The server holds the body to its declared length, which is within the limit.
         return await request.body()
@@ -80,7 +82,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise ExoBridgeError(5, f"the body is over the limit of {max_bytes} bytes", status=413)
+            raise ExoBridgeError(
+                Code.BAD_PARAMETERS, f"the body is over the limit of {max_bytes} bytes", status=413
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -92,24 +96,30 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         media_type = content_type.split(";")[0].strip().lower()
         if media_type != "application/json" and not media_type.endswith("+json"):
             raise ExoBridgeError(
-                5, f"the body must be application/json, not {media_type or 'untyped'}", status=415
+                Code.BAD_PARAMETERS,
+                f"the body must be application/json, not {media_type or 'untyped'}", status=415
             )
     raw = await read_body(request, max_bytes)
     if not raw or raw.isspace():
-        raise ExoBridgeError(5, "the body is empty; a JSON object is expected")
+        raise ExoBridgeError(Code.BAD_PARAMETERS, "the body is empty; a JSON object is expected")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ExoBridgeError(5, f"the body is not UTF-8 (byte {exc.start})") from None
+        raise ExoBridgeError(
+            Code.BAD_PARAMETERS, f"the body is not UTF-8 (byte {exc.start})"
+        ) from None
     if depth_exceeds(text, MAX_JSON_DEPTH):
-        raise ExoBridgeError(5, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+        raise ExoBridgeError(
+            Code.BAD_PARAMETERS, f"the body nests deeper than {MAX_JSON_DEPTH} levels"
+        )
     try:
         body = parse_json(text)
     except (ValueError, RecursionError) as exc:
-        raise ExoBridgeError(5, f"the body is not valid JSON: {exc}") from None
+        raise ExoBridgeError(Code.BAD_PARAMETERS, f"the body is not valid JSON: {exc}") from None
     if has_lone_surrogates(text, body):
         raise ExoBridgeError(
-            5, "the body holds an unpaired UTF-16 surrogate escape, which is not Unicode text"
+            Code.BAD_PARAMETERS,
+            "the body holds an unpaired UTF-16 surrogate escape, which is not Unicode text"
         )
     return body
 
@@ -178,23 +188,29 @@ class Credentials:
 
     def _decode(self, authorization: str | None) -> Tenant:
         if not authorization:
-            raise ExoBridgeError(7, "HTTP Basic credentials are required")
+            raise ExoBridgeError(Code.AUTHENTICATION_FAILED, "HTTP Basic credentials are required")
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
-            raise ExoBridgeError(7, "only HTTP Basic authentication is supported")
+            raise ExoBridgeError(
+                Code.AUTHENTICATION_FAILED, "only HTTP Basic authentication is supported"
+            )
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise ExoBridgeError(7, "the Basic credentials are not valid base64") from None
+            raise ExoBridgeError(
+                Code.AUTHENTICATION_FAILED, "the Basic credentials are not valid base64"
+            ) from None
         key, sep, token = decoded.partition(":")
         known = self._by_key.get(key)
         if not sep or known is None or not hmac.compare_digest(known[0].encode(), token.encode()):
-            raise ExoBridgeError(7, "unknown API key or wrong token")
+            raise ExoBridgeError(Code.AUTHENTICATION_FAILED, "unknown API key or wrong token")
         return known[1]
 
     def authorise(self, authorization: str | None, tenant_id: str) -> Tenant:
         """The path's tenant, if these credentials are its own; code 8 if they are another's."""
         tenant = self.tenant_of(authorization)
         if tenant.tenant_id != tenant_id:
-            raise ExoBridgeError(8, f"these credentials are not tenant {tenant_id!r}'s")
+            raise ExoBridgeError(
+                Code.NOT_PERMITTED, f"these credentials are not tenant {tenant_id!r}'s"
+            )
         return tenant

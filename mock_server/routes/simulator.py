@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ..callbacks.dispatcher import CallbackSchemaViolation
 from ..domain.incoming import DEFAULT_TALK_SECONDS, IncomingCall
-from ..errors import ExoBridgeError
+from ..errors import Code, ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from .context import context
 from .control import ControlError, checked_body, requestable
@@ -43,7 +43,8 @@ async def incoming_call(request: Request) -> JSONResponse:
             fetch = request.app.state.dispatcher.fetch_connect
             result = await ctx.backend.connect.receive(tenant, call, url, fetch)
     except ExoBridgeError as exc:
-        raise ControlError(exc.detail, 404 if exc.code == 20 else 400) from None
+        status = 404 if exc.code == Code.NUMBER_NOT_IN_GROUP else 400
+        raise ControlError(exc.detail, status) from None
     except CallbackSchemaViolation as exc:
         # The call's own values (a caller's number of a form callbacks cannot carry) would
         # make a callback its schema refuses: the call is refused, and nothing of it kept.

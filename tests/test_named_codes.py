@@ -1,0 +1,35 @@
+"""Error codes go by name: one set, the spec's table, and no number in their place."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from mock_server.errors import Code, ExoBridgeError
+from mock_server.spec import Spec
+
+PACKAGE = Path(__file__).resolve().parent.parent / "mock_server"
+
+
+def test_the_named_codes_are_the_specs_table():
+    assert {int(code) for code in Code} == set(Spec().error_codes)
+
+
+def test_an_error_carries_its_code_by_name():
+    assert ExoBridgeError(5, "x").code is Code.BAD_PARAMETERS
+
+
+def test_no_module_raises_a_code_by_number():
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "ExoBridgeError" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+            if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute)
+                    and node.left.attr == "code"
+                    and any(isinstance(c, ast.Constant) and isinstance(c.value, int)
+                            for c in node.comparators)):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert found == []
