@@ -33,3 +33,16 @@ def test_no_module_raises_a_code_by_number():
                             for c in node.comparators)):
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert found == []
+
+
+def test_the_public_api_is_what_the_package_says():
+    import mock_server
+
+    assert sorted(mock_server.__all__) == sorted([
+        "__version__", "create_app", "MockServer", "Settings", "fake", "fake_many",
+        "call_sequence", "check_handler", "Code", "ExoBridgeError",
+    ])
+    for name in mock_server.__all__:
+        assert getattr(mock_server, name) is not None, name
+    assert mock_server.fake("deallocation", seed=1) == mock_server.fake("deallocation", seed=1)
+    assert mock_server.Code.INVALID_NUMBER == 16
