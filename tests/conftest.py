@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from contract_tests.contract import Contract
+from contract_tests.contract import OPENAPI_DIR, Contract
 from mock_server.app import create_app
 from mock_server.clock import FrozenClock
 from mock_server.settings import DEFAULT_CONFIG_PATH, Settings
 from mock_server.spec import Spec
 
-DEMO = ("demo_key", "demo_token")
-OTHER = ("other_key", "other_token")
-# 2026-01-01 00:00:00 UTC
-START = 1767225600.0
+from .helpers import DEMO, OTHER, START, Served
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +78,25 @@ def client(make_client: Any) -> TestClient:
     client: TestClient = make_client()
     client.auth = DEMO
     return client
+
+
+@pytest.fixture(scope="session")
+def control_spec() -> dict[str, Any]:
+    """`openapi/mock-control.yaml`, the control plane's spec."""
+    document: dict[str, Any] = yaml.safe_load((OPENAPI_DIR / "mock-control.yaml").read_text())
+    return document
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[..., Served]]:
+    """Starts `exomock serve ARGS...` in its own process; every one is killed after the test."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        server = Served(*args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGKILL)

@@ -21,7 +21,7 @@ from mock_server.settings import Settings
 from mock_server.spec import Spec
 from mock_server.store.state import State
 
-from .conftest import DEMO, START
+from .helpers import DEMO, START
 
 GP = "/v1/tenants/demo/greenpin"
 GV = "/v1/tenants/demo/greenvn"

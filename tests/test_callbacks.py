@@ -21,17 +21,7 @@ from mock_server.pytest_plugin import CallbackSink
 from mock_server.settings import Settings
 from mock_server.testing import free_port
 
-from .test_error_codes import GP, allocation, create
-
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+from .helpers import GP, allocation, create, wait_until
 
 
 def log(client: Any, **filters: str) -> list[dict[str, Any]]:

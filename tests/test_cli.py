@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,52 +14,9 @@ import pytest
 
 from mock_server.testing import free_port
 
-from .test_greenpin_semantics import example
+from .helpers import example
 
 AUTH = ("demo_key", "demo_token")
-
-
-class Served:
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mock_server", "serve", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"exomock exited: {self.process.stderr.read()}")
-            try:
-                httpx.get(self.base + "/_mock/clock", timeout=0.5)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("exomock did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
-        self.process.stderr.close()
-
-
-@pytest.fixture
-def served() -> Iterator[type[Served]]:
-    started: list[Served] = []
-
-    def start(*args: str) -> Served:
-        server = Served(*args)
-        started.append(server)
-        return server
-
-    yield start  # type: ignore[misc]
-    for server in started:
-        server.stop(signal.SIGKILL)
 
 
 def test_serve_on_the_embedded_default_answers_the_documented_curl(served):
@@ -149,7 +105,7 @@ def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
         [sys.executable, "-m", "mock_server", "check", "--base-url", f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 15  # about 4 s on an idle 2-core machine
     assert result.returncode == 4
     assert f"cannot connect to http://127.0.0.1:{port}: " in result.stdout
     assert "passed" not in result.stdout

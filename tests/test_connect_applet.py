@@ -16,9 +16,7 @@ from werkzeug import Request, Response
 
 from contract_tests.contract import FIXTURES_DIR, OPENAPI_DIR, Contract
 
-from .conftest import DEMO
-from .test_control_plane import check
-from .test_error_codes import allocation, create
+from .helpers import DEMO, allocation, check_control_answer, create
 
 VN = "+912235499102"
 CALLER = "+919811122233"
@@ -50,7 +48,7 @@ def answering(client: TestClient, server: HTTPServer, answer: Any, status: int =
 def ring(client: TestClient, control_spec: dict[str, Any], **body: Any) -> dict[str, Any]:
     response = client.post("/_mock/calls/incoming", json={"vn": VN, "from": CALLER, **body})
     assert response.status_code == 200, response.text
-    check(control_spec, "POST", "/_mock/calls/incoming", response)
+    check_control_answer(control_spec, "POST", "/_mock/calls/incoming", response)
     result: dict[str, Any] = response.json()
     return result
 
@@ -401,7 +399,7 @@ def test_connect_url_control(make_client, config, httpserver, control_spec):
     assert ring(client, control_spec)["connected_to"] == AGENT_1
     runtime = httpserver.url_for("/runtime")
     answer = client.put("/_mock/tenants/demo/vns/02235499102/connect-url", json={"url": runtime})
-    check(control_spec, "PUT", path, answer)
+    check_control_answer(control_spec, "PUT", path, answer)
     assert answer.json() == {"tenant_id": "demo", "vn": VN, "connect_url": runtime}
     assert ring(client, control_spec)["connected_to"] == AGENT_2
     removed = client.put("/_mock/tenants/demo/vns/%2B912235499102/connect-url", json={"url": None})
@@ -420,7 +418,7 @@ def test_connect_url_control(make_client, config, httpserver, control_spec):
     ]
     for response, status in refusals:
         assert response.status_code == status, response.text
-        check(control_spec, "PUT", path, response)
+        check_control_answer(control_spec, "PUT", path, response)
 
 
 # -- incoming calls in the call APIs ---------------------------------------------------------------

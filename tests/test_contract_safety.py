@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 
-from .test_cli import served  # noqa: F401 - the fixture
 from .test_contract_catches_broken_servers import broken_server, run_suite
 
 
@@ -18,7 +17,7 @@ def allocations(base: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_everything_created_is_deleted_even_when_tests_fail(served):  # noqa: F811
+def test_everything_created_is_deleted_even_when_tests_fail(served):
     server = served()
     # At the end of the run none of the allocations the scenarios made may be left active.
     code, output = run_suite(server.base, "test_scenario and (greenpin_bulk or lifecycle)")
@@ -42,7 +41,7 @@ def test_cleanup_after_a_failing_test():
     assert all(a["state"] == "vault" for a in made), made
 
 
-def test_no_destructive_creates_nothing(served):  # noqa: F811
+def test_no_destructive_creates_nothing(served):
     server = served()
     code, output = run_suite(server.base, "test_scenario or operation_conforms",
                              "--no-destructive")
@@ -51,7 +50,7 @@ def test_no_destructive_creates_nothing(served):  # noqa: F811
     assert allocations(server.base) == []
 
 
-def test_request_budget_is_kept(served):  # noqa: F811
+def test_request_budget_is_kept(served):
     server = served()
     code, output = run_suite(server.base, "test_scenario", "--request-budget", "12")
     assert code == 0, output[-2000:]  # what the budget cuts short is skipped, not failed

@@ -2,39 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import jsonschema
-import pytest
-import yaml
 from openapi_spec_validator import validate
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
-from contract_tests.contract import OPENAPI_DIR
-
-from .test_error_codes import GP, allocation, create
-
-CONTROL_URI = "urn:exomock:control"
-
-
-@pytest.fixture(scope="module")
-def control_spec() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((OPENAPI_DIR / "mock-control.yaml").read_text())
-    return document
-
-
-def check(control_spec: dict[str, Any], method: str, path: str, response: Any) -> None:
-    operation = control_spec["paths"][path][method.lower()]
-    documented = operation["responses"][str(response.status_code)]
-    if "$ref" in documented:
-        documented = control_spec["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
-    schema = documented["content"]["application/json"]["schema"]
-    registry = Registry().with_resource(
-        CONTROL_URI, Resource(contents=control_spec, specification=DRAFT202012)
-    )
-    schema = yaml.safe_load(yaml.safe_dump(schema).replace("'#/", f"'{CONTROL_URI}#/"))
-    jsonschema.Draft202012Validator(schema, registry=registry).validate(response.json())
+from .helpers import GP, allocation, check_control_answer, create
 
 
 def test_control_spec_is_valid_openapi(control_spec):
@@ -70,7 +40,7 @@ def test_answers_match_the_control_spec(client, control_spec):
     assert created
     assert delivery == []  # the reset forgot the log
     for method, path, response in calls:
-        check(control_spec, method, path, response)
+        check_control_answer(control_spec, method, path, response)
     statuses = [r.status_code for _, _, r in calls]
     assert statuses == [200, 200, 400, 200, 404, 200, 400, 200, 200, 400, 200, 200]
     assert client.get(GP, auth=("demo_key", "demo_token")).json()["metadata"]["total"] == 0

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 
 from mock_server.testing import MockServer
 
-from .test_error_codes import allocation
+from .helpers import allocation
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

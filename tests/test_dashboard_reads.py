@@ -10,8 +10,7 @@ import yaml
 from contract_tests.contract import OPENAPI_DIR
 from mock_server.routes.dashboard import ASSETS
 
-from .test_control_plane import check
-from .test_error_codes import GP, allocation, create
+from .helpers import GP, allocation, check_control_answer, create
 
 TOKEN = "a-control-token-of-some-length"
 PAGE_WEIGHT_LIMIT = 200_000
@@ -71,7 +70,7 @@ def test_only_the_assets_are_served(client):
 def test_allocations_come_newest_first_a_page_at_a_time(client, control_spec):
     ids = [create(client, numbered(n))["greenpin_id"] for n in range(1, 6)]
     first = client.get("/_mock/allocations", params={"tenant_id": "demo", "page_size": 2})
-    check(control_spec, "GET", "/_mock/allocations", first)
+    check_control_answer(control_spec, "GET", "/_mock/allocations", first)
     assert body(first)["total"] == 5
     assert [a["id"] for a in body(first)["allocations"]] == ids[::-1][:2]
     last = body(client.get("/_mock/allocations", params={"page": 3, "page_size": 2}))
@@ -131,7 +130,7 @@ def test_the_search_finds_a_pin_and_filters_by_state(client):
 def test_bad_queries_get_a_short_clear_error(client, control_spec, params, status, message):
     create(client, allocation())
     response = client.get("/_mock/allocations", params=params)
-    check(control_spec, "GET", "/_mock/allocations", response)
+    check_control_answer(control_spec, "GET", "/_mock/allocations", response)
     assert (response.status_code, response.json()) == (status, {"error": message})
 
 
@@ -142,7 +141,7 @@ def test_calls_show_their_legs_and_the_callbacks_they_caused(client, control_spe
     assert simulated.status_code == 200
     client.post("/_mock/clock/advance", json={"seconds": 60})
     answer = client.get("/_mock/calls", params={"tenant_id": "demo"})
-    check(control_spec, "GET", "/_mock/calls", answer)
+    check_control_answer(control_spec, "GET", "/_mock/calls", answer)
     (call,) = body(answer)["calls"]
     assert call["sid"] == simulated.json()["call_sid"]
     assert (call["kind"], call["from"], call["outcome"]) == ("incoming", "+919876500077",
@@ -160,7 +159,7 @@ def test_recent_callbacks_come_newest_first_with_their_schema_verdict(client, co
     create(client, numbered(2, deallocation_policy={"duration": "20s"}))
     client.post("/_mock/clock/advance", json={"seconds": 30})
     answer = client.get("/_mock/callbacks/recent", params={"page_size": 1})
-    check(control_spec, "GET", "/_mock/callbacks/recent", answer)
+    check_control_answer(control_spec, "GET", "/_mock/callbacks/recent", answer)
     (newest,) = body(answer)["callbacks"]
     assert body(answer)["total"] == 2
     assert (newest["event"], newest["payload"]["transaction_id"]) == ("deallocation", "order-2")
@@ -173,7 +172,7 @@ def test_recent_callbacks_come_newest_first_with_their_schema_verdict(client, co
 def test_a_fake_callback_of_any_event_is_logged_and_sent(client, control_spec):
     sent = client.post("/_mock/callbacks/fake", json={
         "event": "click_to_call_status", "url": "http://127.0.0.1:9/hook", "seed": 7})
-    check(control_spec, "POST", "/_mock/callbacks/fake", sent)
+    check_control_answer(control_spec, "POST", "/_mock/callbacks/fake", sent)
     assert sent.status_code == 202
     assert (sent.json()["event"], sent.json()["url"]) == ("click_to_call_status",
                                                          "http://127.0.0.1:9/hook")
@@ -197,7 +196,7 @@ def test_a_fake_callback_of_any_event_is_logged_and_sent(client, control_spec):
 )
 def test_a_refused_fake_callback_changes_nothing(client, control_spec, request_body, status):
     response = client.post("/_mock/callbacks/fake", json=request_body)
-    check(control_spec, "POST", "/_mock/callbacks/fake", response)
+    check_control_answer(control_spec, "POST", "/_mock/callbacks/fake", response)
     assert response.status_code == status
     assert len(response.json()["error"]) < 400  # never the whole input back
     assert client.get("/_mock/callbacks").json()["callbacks"] == []
@@ -208,7 +207,7 @@ def test_the_overview_counts_each_tenants_allocations_and_calls(client, control_
     create(client, numbered(2))
     client.delete(f"{GP}/{created['greenpin_id']}")
     answer = client.get("/_mock/overview")
-    check(control_spec, "GET", "/_mock/overview", answer)
+    check_control_answer(control_spec, "GET", "/_mock/overview", answer)
     demo = next(t for t in body(answer)["tenants"] if t["tenant_id"] == "demo")
     assert (demo["active"], demo["vault"], demo["calls"]) == (1, 1, 0)
     assert "+916292134464" in demo["vns"]
@@ -225,7 +224,7 @@ def test_a_click_to_call_shows_its_legs_and_status_callbacks(client, control_spe
     assert placed.status_code == 200, placed.text
     client.post("/_mock/clock/advance", json={"seconds": 60})
     answer = client.get("/_mock/calls")
-    check(control_spec, "GET", "/_mock/calls", answer)
+    check_control_answer(control_spec, "GET", "/_mock/calls", answer)
     (call,) = body(answer)["calls"]
     assert (call["kind"], call["state"], call["outcome"]) == ("click_to_call", "terminal",
                                                             "completed")

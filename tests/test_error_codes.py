@@ -5,42 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from contract_tests.contract import Contract
 
-from .conftest import DEMO, OTHER
-
-GP = "/v1/tenants/demo/greenpin"
-GVN = "/v1/tenants/demo/greenvn"
-
-
-def allocation(transaction_id: str = "order-1", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "transaction_id": transaction_id,
-        "a": {"numbers": ["9876500001"], "vns": ["6292134464"]},
-        "b": {"numbers": ["9876500002"]},
-    }
-    body.update(overrides)
-    return body
-
-
-def greenvn(connection_id: str = "conn-1", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "connection_id": connection_id,
-        "aparty_numbers": ["9876500011"],
-        "bparty_numbers": ["9876500012"],
-        "usage": "twoway",
-    }
-    body.update(overrides)
-    return body
-
-
-def create(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(GP, json=body)
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
+from .helpers import DEMO, GP, GVN, OTHER, allocation, create, greenvn
 
 
 def assert_error(

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from contract_tests.contract import FIXTURES_DIR
-
-from .conftest import OTHER
-from .test_error_codes import GP, allocation, create
-
-EXAMPLES = FIXTURES_DIR / "examples"
-
-
-def example(name: str) -> Any:
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+from .helpers import GP, OTHER, allocation, create, example
 
 
 def test_pin_exhaustion_with_pin_length_1(client, contract):

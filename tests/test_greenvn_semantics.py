@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .test_error_codes import GVN, greenvn
-from .test_greenpin_semantics import example
+from .helpers import GVN, example, greenvn
 
 
 def test_documented_example_as_written(client, contract):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_error_codes import GP, GVN, allocation, create
+from .helpers import GP, GVN, allocation, create
 
 JSON = {"content-type": "application/json"}
 

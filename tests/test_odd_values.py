@@ -15,7 +15,7 @@ from mock_server.app import create_app
 from mock_server.clock import FrozenClock
 from mock_server.settings import Settings
 
-from .conftest import DEMO, START
+from .helpers import DEMO, START
 
 GP = "/v1/tenants/demo/greenpin"
 GV = "/v1/tenants/demo/greenvn"

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .test_cli import Served
+from .helpers import Served
 
 AUTH = ("demo_key", "demo_token")
 BASIC = "Basic " + base64.b64encode(b"demo_key:demo_token").decode()

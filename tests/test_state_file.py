@@ -24,7 +24,7 @@ from mock_server.settings import Settings
 from mock_server.store.state import State
 from mock_server.testing import free_port
 
-from .conftest import DEMO, START
+from .helpers import DEMO, START
 
 DATA = Path(__file__).parent / "data"
 GP = "/v1/tenants/demo/greenpin"

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from contract_tests.contract import Contract
 
-from .conftest import OTHER
+from .helpers import OTHER
 
 V1 = "/v1/Accounts/demo/Calls"
 CONNECT = f"{V1}/connect.json"
