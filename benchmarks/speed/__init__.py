@@ -1,0 +1,1 @@
+"""The parts of `benchmarks/run.py`, which measures the mock's speed."""
