@@ -64,6 +64,22 @@ def _reachable(http: httpx.Client, url: str, timeout: float) -> None:
         pass  # it answered something, or was slow to: the checks will say
 
 
+def _option_problems(
+    url: str, connect_url: str | None, secret: str | None, timeout: float, burst: int
+) -> list[str]:
+    """What is wrong with the options, each said as the option's user would fix it."""
+    problems = [_url_problem("--url", url)]
+    if connect_url is not None:
+        problems.append(_url_problem("--connect-url", connect_url))
+    if secret is not None and (problem := secret_problem(secret)) is not None:
+        problems.append(f"--secret {problem}")
+    if timeout <= 0:
+        problems.append("--timeout must be more than 0 seconds")
+    if burst < 1:
+        problems.append("--burst must be 1 or more")
+    return [p for p in problems if p is not None]
+
+
 def check_handler(
     url: str,
     *,
@@ -86,16 +102,7 @@ def check_handler(
     its own timeouts apply). `on_line` is given each line of the report as soon as it is known.
     Raises HandlerCheckError when the run cannot start.
     """
-    problems = [_url_problem("--url", url)]
-    if connect_url is not None:
-        problems.append(_url_problem("--connect-url", connect_url))
-    if secret is not None and (problem := secret_problem(secret)) is not None:
-        problems.append(f"--secret {problem}")
-    if timeout <= 0:
-        problems.append("--timeout must be more than 0 seconds")
-    if burst < 1:
-        problems.append("--burst must be 1 or more")
-    said = [p for p in problems if p is not None]
+    said = _option_problems(url, connect_url, secret, timeout, burst)
     if said:
         raise HandlerCheckError("; ".join(said))
     chosen = _events(events)
