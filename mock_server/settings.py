@@ -60,9 +60,14 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
+def _present(**values: Any) -> dict[str, Any]:
+    """The values that were given (not None)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def _duration(tenant: dict[str, Any], source: str, tenant_id: str) -> int:
     try:
-        return parse_duration(tenant.get("default_deallocation", "180d"))
+        return parse_duration(tenant["default_deallocation"])
     except ValueError as exc:
         raise ConfigError(f"{source}: tenants/{tenant_id}/default_deallocation: {exc}") from None
 
@@ -185,16 +190,21 @@ class Settings:
                     raise ConfigError(f"{source}: api_key {c['api_key']!r} is used twice")
                 seen_keys[c["api_key"]] = tenant_id
             pins = t.get("pins", {})
+            # What the file leaves out takes the dataclasses' defaults, stated there only.
+            given: dict[str, Any] = _present(
+                pins_a=pins.get("a"),
+                pins_b=pins.get("b"),
+                bulk_limit=t.get("bulk_limit"),
+                flows=tuple(t["flows"]) if "flows" in t else None,
+                callback_urls=dict(t["callback_urls"]) if "callback_urls" in t else None,
+            )
+            if "default_deallocation" in t:
+                given["default_deallocation_seconds"] = _duration(t, source, tenant_id)
             tenants[tenant_id] = Tenant(
                 tenant_id=tenant_id,
                 credentials=tuple((c["api_key"], c["api_token"]) for c in t["credentials"]),
                 numbers=tuple(PoolNumber(**n) for n in t["numbers"]),
-                default_deallocation_seconds=_duration(t, source, tenant_id),
-                pins_a=pins.get("a", True),
-                pins_b=pins.get("b", False),
-                bulk_limit=t.get("bulk_limit", 100),
-                flows=tuple(t.get("flows", ())),
-                callback_urls=dict(t.get("callback_urls", {})),
+                **given,
             )
         cb = dict(raw.get("callbacks", {}))
         callbacks = CallbackSettings(
@@ -202,18 +212,21 @@ class Settings:
                 k: v for k, v in cb.items()
                 if k not in ("retry_delays_seconds", "chaos", "allowed_hosts")
             },
-            retry_delays_seconds=tuple(
-                cb.get("retry_delays_seconds", CallbackSettings.retry_delays_seconds)
+            **_present(
+                retry_delays_seconds=tuple(cb["retry_delays_seconds"])
+                if "retry_delays_seconds" in cb else None,
+                allowed_hosts=tuple(cb["allowed_hosts"]) if "allowed_hosts" in cb else None,
             ),
-            allowed_hosts=tuple(cb.get("allowed_hosts", ())),
             chaos=ChaosSettings(**cb.get("chaos", {})),
         )
         limits = dict(raw.get("limits", {}))
         return cls(
             tenants=tenants,
             callbacks=callbacks,
-            max_body_bytes=limits.pop("max_body_bytes", 1048576),
-            connections=ConnectionLimits(**limits),
+            connections=ConnectionLimits(
+                **{k: v for k, v in limits.items() if k != "max_body_bytes"}
+            ),
+            **_present(max_body_bytes=limits.get("max_body_bytes")),
         )
 
     @classmethod
