@@ -27,7 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
@@ -35,6 +35,10 @@ import phonenumbers
 from faker import Faker
 from jsonschema import Draft202012Validator
 
+from .clock import IST
+from .domain import payloads
+from .ids import call_sid
+from .numbers import national
 from .spec import OPENAPI_DIR
 
 __all__ = ["EVENTS", "call_sequence", "fake", "fake_many"]
@@ -46,7 +50,6 @@ EVENTS: tuple[str, ...] = tuple(
     sorted(p.name.removesuffix(_SCHEMA_SUFFIX) for p in _SCHEMA_DIR.glob(f"*{_SCHEMA_SUFFIX}"))
 )
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
 # Times fall in this window: fixed, so that a seed means the same payload on any day.
 _WINDOW_START = datetime(2025, 1, 1, tzinfo=IST)
 _WINDOW_END = datetime(2025, 12, 31, 23, 0, tzinfo=IST)
@@ -164,8 +167,7 @@ class _Source:
         return self._valid(make)
 
     def call_sid(self) -> str:
-        # The provider's SIDs are 31 hex digits and a lower-case letter.
-        return f"{self.rng.getrandbits(124):031x}{self.rng.choice('abcdefghijklmnopqrstuvwxyz')}"
+        return call_sid(self.rng)
 
     def uuid(self) -> str:
         return str(self.faker.uuid4())
@@ -208,11 +210,6 @@ def _created(moment: datetime) -> str:
     """`Thu, 10 Nov 2022 12:18:36`, in IST, whatever the process's locale."""
     m = moment.astimezone(IST)
     return f"{_WEEKDAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year} {m:%H:%M:%S}"
-
-
-def _national(e164: str) -> str:
-    """`08047154123`: the national form with the trunk 0, as the provider's queries show."""
-    return "0" + str(phonenumbers.parse(e164, None).national_number)
 
 
 # -- the ExoBridge model: one allocation, one call on it -----------------------------------------
@@ -325,62 +322,51 @@ class _Call:
 
 def _call_completed(allocation: _Allocation, call: _Call) -> dict[str, Any]:
     recording = f"{_RECORDINGS}/exobridge/{call.call_sid}.mp3" if call.recorded else None
-    return {
-        "transaction_id": allocation.transaction_id,
-        "call_sid": call.call_sid,
-        "vn": call.vn,
-        "greenpin_id": allocation.greenpin_id,
-        "from": call.caller,
-        # The other party's number once connected; the VN otherwise.
-        "to": call.callee if call.status == "completed" else call.vn,
-        "call_type": call.call_type,
-        # The provider's documents give these in UTC.
-        "start_time": _iso(call.start, UTC),
-        "current_time": _iso(call.current, UTC),
-        "dial_call_duration": call.dial_duration,
-        "on_call_duration": call.talk,
-        "direction": "incoming",
-        "recording_url": recording,
-        "dial_call_status": call.status,
-        "source": "exotel",
-    }
+    return payloads.call_completed(
+        transaction_id=allocation.transaction_id,
+        greenpin_id=allocation.greenpin_id,
+        call_sid=call.call_sid,
+        vn=call.vn,
+        caller=call.caller,
+        connected_to=call.callee if call.status == "completed" else None,
+        call_type=call.call_type,
+        start=call.start.timestamp(),
+        current=call.current.timestamp(),
+        dial_call_duration=call.dial_duration,
+        on_call_duration=call.talk,
+        dial_call_status=call.status,
+        recording_url=recording,
+    )
 
 
 def _deallocation(allocation: _Allocation) -> dict[str, Any]:
-    return {
-        "transaction_id": allocation.transaction_id,
-        "aparty_numbers": list(allocation.a_numbers),
-        "bparty_numbers": list(allocation.b_numbers),
-        "aparty_vns": list(allocation.a_vns),
-        "bparty_vns": list(allocation.b_vns),
-        "aparty_pins": list(allocation.a_pins),
-        "bparty_pins": list(allocation.b_pins),
-        "usage": allocation.usage,
-        "greenpin_id": allocation.greenpin_id,
-        # Sent once the allocation is deallocated; the mock says vault too.
-        "state": "vault",
-    }
+    # Sent once the allocation is deallocated; the mock says vault too.
+    return payloads.deallocation(
+        transaction_id=allocation.transaction_id,
+        greenpin_id=allocation.greenpin_id,
+        usage=allocation.usage,
+        a_numbers=allocation.a_numbers,
+        b_numbers=allocation.b_numbers,
+        a_vns=allocation.a_vns,
+        b_vns=allocation.b_vns,
+        a_pins=allocation.a_pins,
+        b_pins=allocation.b_pins,
+        state="vault",
+    )
 
 
 def _verification_succeeded(allocation: _Allocation, call: _Call, pin: str) -> dict[str, Any]:
-    return {
-        "caller": call.caller,
-        "greenpin_id": allocation.greenpin_id,
-        "vn": call.vn,
-        "transaction_id": allocation.transaction_id,
-        "pin": pin,
-        "call_sid": call.call_sid,
-    }
+    return payloads.verification_succeeded(
+        transaction_id=allocation.transaction_id, greenpin_id=allocation.greenpin_id,
+        call_sid=call.call_sid, vn=call.vn, caller=call.caller, pin=pin,
+    )
 
 
 def _verification_failed(call: _Call, pin: str) -> dict[str, Any]:
-    return {
-        "start_time": _iso(call.start),
-        "caller": call.caller,
-        "vn": call.vn,
-        "call_sid": call.call_sid,
-        "pin": pin,
-    }
+    return payloads.verification_failed(
+        call_sid=call.call_sid, vn=call.vn, caller=call.caller, pin=pin,
+        start=call.start.timestamp(),
+    )
 
 
 def _wrong_pin(src: _Source, allocation: _Allocation) -> str:
@@ -470,7 +456,7 @@ def _gen_click_to_call_status(src: _Source) -> dict[str, Any]:
     details: dict[str, Any] = {
         "sid": sid,
         "direction": "outbound",
-        "virtual_number": _national(src.landline()),
+        "virtual_number": national(src.landline()),
         "state": "active",
         "status": None,
         "legs": f"/v3/accounts/{account}/calls/{sid}/legs",
@@ -522,8 +508,8 @@ def _gen_connect_applet_request(src: _Source) -> dict[str, Any]:
     ivr = src.rng.randint(1, 20)
     payload = {
         "CallSid": src.call_sid(),
-        "From": _national(src.mobile()),
-        "To": _national(src.landline()),
+        "From": national(src.mobile()),
+        "To": national(src.landline()),
         "Direction": "incoming",
         "DialCallDuration": "0",
         "StartTime": _local_time(start),
@@ -536,7 +522,7 @@ def _gen_connect_applet_request(src: _Source) -> dict[str, Any]:
         dialled = src.rng.randint(0, 45)
         payload.update(
             DialCallDuration=str(dialled),
-            DialWhomNumber=_national(src.mobile()),
+            DialWhomNumber=national(src.mobile()),
             CurrentTime=_local_time(start + timedelta(seconds=ivr + dialled + 1)),
         )
     return payload
@@ -555,7 +541,7 @@ def _gen_connect_applet_response(src: _Source) -> dict[str, Any]:
     optional: dict[str, Callable[[], Any]] = {
         "fetch_after_attempt": lambda: src.chance(0.3),
         "state_management": lambda: src.chance(0.5),
-        "outgoing_phone_number": lambda: _national(src.landline())[1:],
+        "outgoing_phone_number": lambda: national(src.landline())[1:],
         "sticky_agent": lambda: src.chance(0.3),
         "recording": lambda: {
             "record": src.chance(0.8),

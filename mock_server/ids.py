@@ -35,8 +35,12 @@ class IdSource:
         return f"{self.random.getrandbits(4 * length):0{length}x}"
 
     def call_sid(self) -> str:
-        # The provider's call SIDs are 31 hex digits and a lower-case letter.
-        return self.hex(31) + self.random.choice("abcdefghijklmnopqrstuvwxyz")
+        return call_sid(self.random)
 
     def request_id(self) -> str:
         return self.hex(32)
+
+
+def call_sid(source: random.Random) -> str:
+    """A call SID as the provider writes them: 31 hex digits and a lower-case letter."""
+    return f"{source.getrandbits(124):031x}" + source.choice("abcdefghijklmnopqrstuvwxyz")

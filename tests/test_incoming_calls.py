@@ -153,3 +153,26 @@ def test_a_calls_callbacks_keep_their_order_through_retries(client, callback_sin
     entries = client.get("/_mock/callbacks").json()["callbacks"]
     assert {e["outcome"] for e in entries} == {"delivered"}
     assert result["callbacks"] == ["verification_succeeded", "call_completed"]
+
+
+def test_the_mock_and_the_fakes_make_payloads_of_one_shape(client):
+    """Both build their payloads with `domain.payloads`: the same members, in the same order,
+    with times in the same form."""
+    from mock_server.fakes import fake
+
+    created = create(client, allocation())
+    call(client, **{"from": A, "talk_seconds": 30})
+    call(client, **{"from": STRANGER, "digits": created["a"]["pin"]})
+    call(client, **{"from": "+919811100000", "digits": "0000"})
+    client.delete(GP + "/" + created["greenpin_id"])
+    sent = {}
+    for entry in client.get("/_mock/callbacks").json()["callbacks"]:
+        sent.setdefault(entry["event"], entry["payload"])
+    events = ("call_completed", "verification_succeeded", "verification_failed", "deallocation")
+    assert set(events) <= set(sent)
+    for event in events:
+        made = fake(event, seed=1)
+        assert list(sent[event]) == list(made), event
+        for name in ("start_time", "current_time"):
+            if name in made:
+                assert sent[event][name][-6:] == made[name][-6:], (event, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from . import payloads
 from .allocations import Allocation
 from .deliveries import Delivery
 
@@ -35,18 +36,18 @@ class EventSink(Protocol):
 
 
 def deallocation_payload(allocation: Allocation) -> dict[str, Any]:
-    return {
-        "transaction_id": allocation.ref,
-        "greenpin_id": allocation.id,
-        "usage": allocation.usage,
-        "aparty_numbers": list(allocation.a_numbers),
-        "bparty_numbers": list(allocation.b_numbers),
-        "aparty_vns": list(allocation.a_vns),
-        "bparty_vns": list(allocation.b_vns),
-        "aparty_pins": list(allocation.a_pins),
-        "bparty_pins": list(allocation.b_pins),
-        "state": allocation.state,
-    }
+    return payloads.deallocation(
+        transaction_id=allocation.ref,
+        greenpin_id=allocation.id,
+        usage=allocation.usage,
+        a_numbers=allocation.a_numbers,
+        b_numbers=allocation.b_numbers,
+        a_vns=allocation.a_vns,
+        b_vns=allocation.b_vns,
+        a_pins=allocation.a_pins,
+        b_pins=allocation.b_pins,
+        state=allocation.state,
+    )
 
 
 class DiscardEvents:

@@ -28,10 +28,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..clock import format_iso, format_iso_utc
 from ..errors import Code, ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
+from . import payloads
 from .allocations import ONEWAY, Allocation, Party, RouteTaken
 from .calls import COMPLETED, FAILED, INBOUND, Leg, Script
 
@@ -187,25 +187,17 @@ class IncomingCalls:
                 else f"no active allocation on {vn}",
             )
             if has_allocations:
-                payload = {
-                    "call_sid": result.call_sid,
-                    "vn": vn,
-                    "start_time": format_iso(start),
-                    "caller": caller,
-                    "pin": digits,
-                }
+                payload = payloads.verification_failed(
+                    call_sid=result.call_sid, vn=vn, caller=caller, pin=digits, start=start
+                )
                 self._emit(tenant, "verification_failed", payload, result)
             return None
         result.verified = True
         joined = self._join(party, caller)
-        payload = {
-            "transaction_id": joined.allocation.ref,
-            "vn": vn,
-            "greenpin_id": joined.allocation.id,
-            "caller": caller,
-            "pin": digits,
-            "call_sid": result.call_sid,
-        }
+        payload = payloads.verification_succeeded(
+            transaction_id=joined.allocation.ref, greenpin_id=joined.allocation.id,
+            call_sid=result.call_sid, vn=vn, caller=caller, pin=digits,
+        )
         self._emit(tenant, "verification_succeeded", payload, result)
         return joined
 
@@ -289,24 +281,21 @@ class IncomingCalls:
     ) -> None:
         talked = result.outcome == CONNECTED
         call_type = "completed" if talked else "incomplete"
-        payload = {
-            "transaction_id": allocation.ref,
-            "call_sid": result.call_sid,
-            "vn": result.vn,
-            "greenpin_id": allocation.id,
-            "from": result.caller,
-            "to": result.dialled if talked else result.vn,
-            "call_type": call_type,
-            # In UTC, as the documents' example of this callback (other events are in IST).
-            "start_time": format_iso_utc(start),
-            "current_time": format_iso_utc(start + result.dial_call_duration),
-            "dial_call_duration": result.dial_call_duration,
-            "on_call_duration": result.on_call_duration,
-            "direction": "incoming",
-            "recording_url": f"{RECORDINGS_BASE}/{result.call_sid}.mp3" if talked else None,
-            "dial_call_status": result.dial_call_status or "canceled",
-            "source": "exotel",
-        }
+        payload = payloads.call_completed(
+            transaction_id=allocation.ref,
+            greenpin_id=allocation.id,
+            call_sid=result.call_sid,
+            vn=result.vn,
+            caller=result.caller,
+            connected_to=result.dialled if talked else None,
+            call_type=call_type,
+            start=start,
+            current=start + result.dial_call_duration,
+            dial_call_duration=result.dial_call_duration,
+            on_call_duration=result.on_call_duration,
+            dial_call_status=result.dial_call_status or "canceled",
+            recording_url=f"{RECORDINGS_BASE}/{result.call_sid}.mp3" if talked else None,
+        )
         self._emit(tenant, "call_completed", payload, result)
 
     def _emit(
