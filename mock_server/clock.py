@@ -85,6 +85,17 @@ def format_iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), UTC).isoformat()
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_created(epoch: float) -> str:
+    """`Thu, 10 Nov 2022 12:18:36` in IST, the form of the Connect applet's `Created`, in
+    English whatever the process's locale."""
+    d = ist_datetime(epoch)
+    return f"{_DAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year} {d:%H:%M:%S}"
+
+
 def parse_local(text: str) -> float:
     """Reads `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` as IST; raises ValueError otherwise."""
     fmt = "%Y-%m-%d %H:%M:%S" if " " in text else "%Y-%m-%d"

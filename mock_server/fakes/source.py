@@ -15,7 +15,7 @@ import phonenumbers
 from faker import Faker
 from jsonschema import Draft202012Validator
 
-from ..clock import IST
+from ..clock import IST, format_created
 from ..ids import call_sid
 from ..spec import OPENAPI_DIR
 
@@ -33,8 +33,6 @@ _WINDOW_END = datetime(2025, 12, 31, 23, 0, tzinfo=IST)
 _RECORDINGS = "https://s3-ap-southeast-1.amazonaws.com/exotelrecordings"
 # Area codes of the cities where the account's landlines (click-to-call, Connect) are.
 _AREA_CODES = ("11", "22", "33", "40", "44", "80", "20", "79")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # -- schemas -------------------------------------------------------------------------------------
@@ -183,6 +181,5 @@ def _local_time(moment: datetime) -> str:
 
 
 def _created(moment: datetime) -> str:
-    """`Thu, 10 Nov 2022 12:18:36`, in IST, whatever the process's locale."""
-    m = moment.astimezone(IST)
-    return f"{_WEEKDAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year} {m:%H:%M:%S}"
+    """`Thu, 10 Nov 2022 12:18:36`, in IST."""
+    return format_created(moment.timestamp())
