@@ -27,6 +27,7 @@ def test_serve_on_the_embedded_default_answers_the_documented_curl(served):
     assert response.json()["data"]["a"]["vns"] == ["+916292134471", "+916292134464"]
 
 
+@pytest.mark.slow
 def test_state_file_survives_kill_9(served, tmp_path: Path):
     state = tmp_path / "state.db"
     first = served("--state-file", str(state))
@@ -75,6 +76,7 @@ def test_console_script_is_installed():
     assert "serve" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_runs_the_contract_suite_against_a_server(served, tmp_path: Path):
     server = served()
     report = tmp_path / "report.xml"
@@ -112,6 +114,7 @@ def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
     assert "failed" not in result.stdout
 
 
+@pytest.mark.slow
 def test_check_says_at_once_when_the_credentials_are_refused(served, tmp_path: Path):
     server = served()
     started = time.monotonic()

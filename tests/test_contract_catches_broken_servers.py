@@ -22,6 +22,8 @@ import uvicorn
 from mock_server.app import create_app
 from mock_server.testing import free_port
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 Rewrite = Callable[[dict[str, Any], int, Any], tuple[int, Any]]
 

@@ -7,8 +7,11 @@ import itertools
 from typing import Any
 
 import httpx
+import pytest
 
 from .test_contract_catches_broken_servers import broken_server, run_suite
+
+pytestmark = pytest.mark.slow
 
 
 def allocations(base: str) -> list[dict[str, Any]]:

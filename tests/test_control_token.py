@@ -82,6 +82,7 @@ def test_the_token_from_the_environment_and_its_length(monkeypatch, capsys):
     assert capsys.readouterr().err == "exomock: --control-token must have at least 16 characters\n"
 
 
+@pytest.mark.slow
 def test_the_contract_suite_and_the_test_server_carry_the_token():
     with MockServer(control_token=TOKEN) as mock:
         assert mock.advance_clock(60)["offset_seconds"] == 60

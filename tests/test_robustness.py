@@ -454,6 +454,7 @@ def _fuzz_operation(task: tuple[str, str]) -> tuple[str, list[int], list[str]]:
     return label, statuses, server_errors
 
 
+@pytest.mark.slow
 def test_negative_fuzzing_never_gets_a_server_error(serve):
     server = serve()
     labels = [r.ok().label for r in _negative_schema(server.base).get_all_operations()]
