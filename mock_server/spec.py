@@ -268,6 +268,9 @@ class QueryCheck:
         self._integers = {
             p["name"] for p in params if p.get("schema", {}).get("type") == "integer"
         }
+        self._booleans = {
+            p["name"] for p in params if p.get("schema", {}).get("type") == "boolean"
+        }
         # What an absent parameter means, as the spec's `default`s say.
         self._defaults = {
             p["name"]: p["schema"]["default"] for p in params if "default" in p.get("schema", {})
@@ -300,6 +303,8 @@ class QueryCheck:
                 and len(raw) < 19
             ):
                 value = int(raw)
+            elif name in self._booleans and raw in ("true", "false"):
+                value = raw == "true"
             values[name] = value
         self._check.check(values)
         return {**self._defaults, **values}

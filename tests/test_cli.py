@@ -142,7 +142,8 @@ def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
     assert time.monotonic() - started < 10
     assert result.returncode == 4
     assert f"http://127.0.0.1:{port} cannot be reached: " in result.stdout
-    assert "passed" not in result.stdout and "failed" not in result.stdout
+    assert "passed" not in result.stdout
+    assert "failed" not in result.stdout
 
 
 def test_check_says_at_once_when_the_credentials_are_refused(served, tmp_path: Path):
