@@ -244,15 +244,16 @@ class Spec:
 
 
 class BodyCheck:
-    """A request body's schema; arrays with an `x-item-schema` have each item checked on its own."""
+    """A request body's schema; arrays marked `x-per-item-results` have each item checked on
+    its own (their items' schema), the body as a whole needing only objects there."""
 
     def __init__(self, spec: Spec, ref: str) -> None:
         schema = copy.deepcopy(spec.pointer(ref))
         self.item_checks: dict[str, SchemaCheck] = {}
         for name, prop in schema.get("properties", {}).items():
-            if "x-item-schema" in prop:
-                item_ref = prop["x-item-schema"]["$ref"]
-                self.item_checks[name] = SchemaCheck(spec._schema_root, item_ref)
+            if prop.get("x-per-item-results"):
+                self.item_checks[name] = SchemaCheck(spec._schema_root, prop["items"]["$ref"])
+                prop["items"] = {"type": "object"}
         root = {"components": spec.document["components"], "$defs": {"body": schema}}
         self.whole = SchemaCheck(root, "#/$defs/body")
 
