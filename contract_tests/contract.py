@@ -134,7 +134,8 @@ class Contract:
 
     def for_generation(self) -> dict[str, Any]:
         """The spec as test generators need it: documented examples inline (`externalValue`
-        becomes `value`, read from `fixtures/examples/`), and no webhooks (not operations)."""
+        becomes `value`, read from `fixtures/examples/`), no webhooks (not operations), and
+        arrays read per item (`x-per-item-results`) holding any objects."""
         import copy
 
         document = copy.deepcopy(self.document)
@@ -156,6 +157,12 @@ class Contract:
                     inline(value)
 
         inline(document)
+        # The bulk reading: an invalid item is a per-item failure in a 207, not a refusal of the
+        # request, so generated "invalid" requests are those whose body breaks more than items.
+        for schema in document["components"]["schemas"].values():
+            for prop in schema.get("properties", {}).values():
+                if isinstance(prop, dict) and prop.get("x-per-item-results"):
+                    prop["items"] = {"type": "object"}
         return document
 
     def callback_schema(self, event: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from .domain.changes import StoreUnavailable
 from .domain.ports import Store
 from .errors import CallsApiError, Code, ExoBridgeError
 from .ids import IdSource
-from .routes import calls, control, dashboard, greenpin, greenvn, simulator
+from .routes import calls, classic, control, dashboard, greenpin, greenvn, simulator
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .routes.guard import ControlGuard
@@ -89,6 +89,7 @@ def _allowed_methods(request: Request) -> list[str]:
         and route.methods
         and route.path_regex.match(request.url.path)
         and not route.path.startswith("/{version}")
+        and route.path != classic.OUTSIDE_CONTRACT
     ]
     fewest = min((len(route.param_convertors) for route in matching), default=0)
     methods: set[str] = set()
@@ -220,6 +221,7 @@ def create_app(
             *greenpin.routes,
             *greenvn.routes,
             *calls.routes,
+            *classic.routes,
             *control.routes,
             *simulator.routes,
             *calls.control_routes,

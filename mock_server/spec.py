@@ -251,15 +251,16 @@ class Spec:
 
 
 class BodyCheck:
-    """A request body's schema; arrays with an `x-item-schema` have each item checked on its own."""
+    """A request body's schema; arrays marked `x-per-item-results` have each item checked on
+    its own (their items' schema), the body as a whole needing only objects there."""
 
     def __init__(self, spec: Spec, ref: str) -> None:
         schema = copy.deepcopy(spec.pointer(ref))
         self.item_checks: dict[str, SchemaCheck] = {}
         for name, prop in schema.get("properties", {}).items():
-            if "x-item-schema" in prop:
-                item_ref = prop["x-item-schema"]["$ref"]
-                self.item_checks[name] = SchemaCheck(spec._schema_root, item_ref)
+            if prop.get("x-per-item-results"):
+                self.item_checks[name] = SchemaCheck(spec._schema_root, prop["items"]["$ref"])
+                prop["items"] = {"type": "object"}
         root = {"components": spec.document["components"], "$defs": {"body": schema}}
         self.whole = SchemaCheck(root, "#/$defs/body")
 
@@ -274,6 +275,9 @@ class QueryCheck:
         params = [p for p in operation.parameters if p["in"] == "query"]
         self._integers = {
             p["name"] for p in params if p.get("schema", {}).get("type") == "integer"
+        }
+        self._booleans = {
+            p["name"] for p in params if p.get("schema", {}).get("type") == "boolean"
         }
         # What an absent parameter means, as the spec's `default`s say.
         self._defaults = {
@@ -307,6 +311,8 @@ class QueryCheck:
                 and len(raw) < 19
             ):
                 value = int(raw)
+            elif name in self._booleans and raw in ("true", "false"):
+                value = raw == "true"
             values[name] = value
         self._check.check(values)
         return {**self._defaults, **values}

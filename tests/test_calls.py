@@ -605,3 +605,16 @@ def test_reset_forgets_calls_and_busy_users(client, contract):
     client.post("/_mock/reset", json={"tenant_id": "demo"})
     assert list_v1(client, contract)["Calls"] == []
     create(client, contract, call_body(**{"from": managed}))
+
+
+def test_sip_parties_and_string_booleans_are_refused(client, contract):
+    # Document 003 shows `sip:` only as a Connect applet destination and `state_management` as
+    # a JSON boolean; the README's behaviour table gives the reasons.
+    for body in (
+        call_body(from_="sip:gauravjfb55d386"),
+        call_body(to="sip:gauravjfb55d386"),
+        call_body(**{"from": {"contact_uri": "8516043026", "state_management": "true"}}),
+    ):
+        response = client.post(CALLS, json=body)
+        assert_v3_error(response, contract, "createCall", 400, code=10725)
+    assert client.get(V1).json()["Metadata"]["Total"] == 0

@@ -402,26 +402,28 @@ def test_example_is_valid_against_its_schema(name):
     assert errors_of(target_of(name), load_example(name)) == []
 
 
-def iter_external_values(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+def iter_inline_examples(node: Any, where: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every example of the spec that names its fixture (`x-fixture`), with its inline value."""
     if isinstance(node, dict):
+        if "x-fixture" in node:
+            yield where, node["x-fixture"], node.get("value")
         for key, value in node.items():
-            if key == "externalValue":
-                yield where, value
-            else:
-                yield from iter_external_values(value, f"{where}/{escape(str(key))}")
+            yield from iter_inline_examples(value, f"{where}/{escape(str(key))}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from iter_external_values(value, f"{where}/{i}")
+            yield from iter_inline_examples(value, f"{where}/{i}")
 
 
-def test_examples_referenced_by_the_spec_exist_and_agree_with_the_catalog():
-    refs = list(iter_external_values(spec()))
-    assert len(refs) >= 15
+def test_the_spec_holds_every_example_inline_and_each_fixture_is_the_same_example():
+    examples = list(iter_inline_examples(spec()))
+    assert "externalValue" not in json.dumps(spec())
+    # One source: each fixture file is the spec's inline example, value for value.
+    for where, name, value in examples:
+        assert (EXAMPLES_DIR / name).is_file(), where
+        assert load_example(name) == value, f"{where}: the spec and {name} differ"
+    assert {name for _, name, _ in examples} == set(catalog())
     by_pointer = {pointer: op_id for op_id, (_, _, pointer) in operations().items()}
-    for where, value in refs:
-        assert value.startswith("../fixtures/examples/"), where
-        name = value.removeprefix("../fixtures/examples/")
-        assert (EXAMPLES_DIR / name).is_file(), f"{where}: {value}"
+    for where, name, _ in examples:
         entry = catalog()[name]
         if where.startswith("/webhooks/"):
             assert where.split("/")[2] == entry["event"], where
@@ -435,6 +437,24 @@ def test_examples_referenced_by_the_spec_exist_and_agree_with_the_catalog():
             status = re.match(r"/responses/(\d{3})/", rest)
             assert status, where
             assert (entry["part"], str(entry["status"])) == ("response", status.group(1)), where
+
+
+def inline_example_values(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        examples = node.get("examples")
+        # An OpenAPI examples map (a JSON Schema `examples` is a list, not counted here).
+        if isinstance(examples, dict):
+            yield from (e["value"] for e in examples.values() if "value" in e)
+        for value in node.values():
+            yield from inline_example_values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from inline_example_values(value)
+
+
+def test_every_operation_has_an_inline_example():
+    for op_id, (_, _, pointer) in operations().items():
+        assert list(inline_example_values(pointer_get(spec(), pointer))), op_id
 
 
 # -- (d) broken variants of every example are refused ----------------------------------------------

@@ -110,3 +110,93 @@ def test_connect_json_only_posts(client):
         assert response.headers["allow"] == "POST"
         assert response.json()["RestException"]["Status"] == 405
     assert client.get(f"{V1}/{'0' * 32}").status_code == 404
+
+
+def test_the_classic_paths_with_and_without_json(client, contract):
+    sids = [connect_at(client, contract, path, FORM)["Call"]["Sid"]
+            for path in (CONNECT, f"{V1}/connect")]
+    listed = client.get(f"{V1}.json")
+    assert listed.status_code == 200
+    assert [c["Sid"] for c in listed.json()["Calls"]] == sids[::-1]
+    sid = sids[1]
+    one = client.get(f"{V1}/{sid}.json")
+    assert one.status_code == 200
+    assert one.json()["Call"]["Sid"] == sid
+    assert "Details" not in one.json()["Call"]
+    for path in (f"{V1}/connect", f"{V1}/{sid}.json"):
+        assert client.put(path, data=FORM).status_code == 405
+
+
+def connect_at(client: TestClient, contract: Contract, path: str, form: Any,
+               status: int = 200) -> dict[str, Any]:
+    response = client.post(path, data=form)
+    assert response.status_code == status, response.text
+    assert contract.response_errors("connectCallV1", status, response.json()) == []
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_details_true_adds_the_legs_summary(client, contract):
+    sid = connect(client, contract, FORM)["Call"]["Sid"]
+    ringing = client.get(f"{V1}/{sid}", params={"details": "true"}).json()
+    assert contract.response_errors("getCallV1", 200, ringing) == []
+    assert ringing["Call"]["Details"] == {
+        "ConversationDuration": 0, "Leg1Status": "in-progress", "Leg2Status": None,
+        "Legs": [{"Leg": {"Id": 1, "OnCallDuration": 0}}]}
+    advance(client, 16)
+    done = client.get(f"{V1}/{sid}.json?details=true").json()
+    assert contract.response_errors("getCallV1", 200, done) == []
+    assert done["Call"]["Details"] == {
+        "ConversationDuration": 10, "Leg1Status": "completed", "Leg2Status": "completed",
+        "Legs": [{"Leg": {"Id": 1, "OnCallDuration": 13}},
+                 {"Leg": {"Id": 2, "OnCallDuration": 10}}]}
+    assert "Details" not in client.get(f"{V1}/{sid}?details=false").json()["Call"]
+    assert client.get(f"{V1}/{sid}?details=maybe").status_code == 400
+
+
+def test_a_flow_url_connects_from_to_the_flow(client, contract):
+    form = {"From": "08516043026", "CallerId": "02235499102",
+            "Url": "http://my.exotel.in/exoml/start/245061", "TimeLimit": "5"}
+    call = connect(client, contract, form)["Call"]
+    assert (call["To"], call["PhoneNumberSid"], call["Direction"]) == (
+        "02235499102", "02235499102", "outbound-api")
+    advance(client, 8)
+    done = client.get(f"{V1}/{call['Sid']}?details=true").json()["Call"]
+    assert (done["Status"], done["Duration"]) == ("completed", 8)
+    assert done["Details"]["Leg2Status"] is None
+    unanswered = connect(client, contract, {**form, "From": "09876500000", "TimeOut": "20"})
+    advance(client, 20)
+    assert client.get(f"{V1}/{unanswered['Call']['Sid']}").json()["Call"]["Status"] == "no-answer"
+
+
+def test_flow_refusals_change_nothing(client, contract):
+    flow = "http://my.exotel.in/exoml/start/245061"
+    cases = [
+        ({**FORM, "Url": flow}, 400),
+        ({"From": "08516043026", "CallerId": "02235499102"}, 400),
+        ({"From": "08516043026", "CallerId": "02235499102", "Url": "http://example.com/x"}, 400),
+        ({"From": "08516043026", "CallerId": "02235499102",
+          "Url": "http://my.exotel.in/exoml/start/1"}, 404),
+        ({"From": "08516043026", "CallerId": "+918045671234", "Url": flow}, 404),
+    ]
+    for form, status in cases:
+        assert connect(client, contract, form, status)["RestException"]["Status"] == status
+    assert client.get(V1).json()["Metadata"]["Total"] == 0
+
+
+def test_the_account_sid_stands_for_the_key_on_classic_paths_only(client, contract):
+    classic = ("demo", "demo_token")
+    assert connect(client, contract, FORM, auth=classic)["Call"]["Status"] == "in-progress"
+    assert client.get(V1, auth=("demo", "wrong")).status_code == 401
+    assert client.get("/v1/Accounts/other/Calls", auth=classic).status_code == 403
+    assert client.get("/v3/accounts/demo/calls/" + "0" * 32, auth=classic).status_code == 401
+    assert client.get("/v1/tenants/demo/greenpin", auth=classic).status_code == 401
+
+
+def test_other_classic_resources_are_outside_the_contract(client):
+    for method, path in (("POST", "/v1/Accounts/demo/Sms/send.json"),
+                         ("GET", "/v1/Accounts/demo/IncomingPhoneNumbers"),
+                         ("GET", f"{V1}/{'0' * 32}/Legs")):
+        response = client.request(method, path)
+        assert response.status_code == 404
+        assert "is not part of this mock's contract" in response.json()["RestException"]["Message"]

@@ -609,8 +609,11 @@ class Calls:
         channels: str = "single",
         max_time_limit: int = DEFAULT_MAX_TIME_LIMIT,
         attempt_time_out: int = DEFAULT_ATTEMPT_TIME_OUT,
+        direction: str = V1_INBOUND,
+        custom_field: str | None = None,
     ) -> CallRecord:
-        """Keeps an incoming call (numbers E.164), played up to now."""
+        """Keeps a call whose course is scripted (an incoming one, or a classic call to a
+        flow; numbers E.164), played up to now."""
         call = CallRecord(
             sid=sid,
             tenant_id=tenant_id,
@@ -623,11 +626,11 @@ class Calls:
             channels=channels,
             max_time_limit=max_time_limit,
             attempt_time_out=attempt_time_out,
-            custom_field=None,
+            custom_field=custom_field,
             status_callbacks={},
             created_at=start,
             updated_at=start,
-            direction=V1_INBOUND,
+            direction=direction,
             script=script,
             next_at=start,
         )

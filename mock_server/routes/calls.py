@@ -1,9 +1,8 @@
-"""Voice call routes: click-to-call and call details (v3), classic call details (v1).
+"""Voice call routes: click-to-call and call details (v3), and the voice APIs' errors.
 
-`/v3/accounts/{account_sid}/calls[/{call_sid}[/legs]]`,
-`/v1/Accounts/{account_sid}/Calls[/{call_sid}]` and the classic click-to-call
-`/v1/Accounts/{account_sid}/Calls/connect.json` (form-encoded). The account SID is the tenant id
-and the credentials are the tenant's, as for ExoBridge; `ApiContext.begin` checks them.
+`/v3/accounts/{account_sid}/calls[/{call_sid}[/legs]]`; the classic v1 paths are in
+`routes/classic.py`. The account SID is the tenant id and the credentials are the tenant's, as
+for ExoBridge; `ApiContext.begin` checks them.
 
 Errors of these paths have envelopes of their own: the v3 one (`CallErrorResponse`) and the v1
 `RestException`. The domain raises `CallsApiError`; the ExoBridge errors raised on the way in
@@ -13,13 +12,9 @@ error handlers call for these paths.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -29,17 +24,15 @@ from ..domain.calls import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
     CallRequest,
-    V1Filter,
     call_details,
     invalid_body,
     leg_details,
-    v1_call,
 )
 from ..errors import CallsApiError, ExoBridgeError
-from ..spec import SchemaCheck, Spec
+from ..spec import Spec
 from .context import context
 from .control import ControlError
-from .requests import BASIC_CHALLENGE, header, read_body
+from .requests import BASIC_CHALLENGE
 
 V3_PREFIX = "/v3/accounts/"
 V1_PREFIX = "/v1/Accounts/"
@@ -54,15 +47,7 @@ MESSAGES = {
     429: "Too many requests",
     500: "Internal server error",
 }
-# The filters of listCalls, in the order the paging URIs repeat them.
-V1_LIST_PARAMETERS = ("Sid", "DateCreated", "To", "From", "Status", "Duration", "Price",
-                      "Direction", "PhoneNumber", "SortBy")
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
-# The connect form's fields read as integers, and the list field sent repeated or indexed.
-FORM_INTEGERS = ("TimeLimit", "TimeOut")
-FORM_EVENTS = re.compile(r"StatusCallbackEvents(\[[0-9]*\])?")
-CLASSIC_NAMES = (("from.contact_uri", "From"), ("to.contact_uri", "To"),
-                 ("virtual_number", "CallerId"))
+
 
 
 def is_calls_path(path: str) -> bool:
@@ -184,110 +169,6 @@ async def get_call_legs(request: Request) -> JSONResponse:
     return _success(request, {"legs": [leg_details(leg) for leg in call.legs]})
 
 
-# -- v1 --------------------------------------------------------------------------------------------
-
-
-async def list_calls(request: Request) -> JSONResponse:
-    ctx = context(request)
-    account = request.path_params["account_sid"]
-    tenant = ctx.begin(request, account, calls=True)
-    query = ctx.query_check("listCalls").parse(request.query_params)
-    page_size = query["PageSize"]
-    page = ctx.backend.calls.list_v1(
-        tenant,
-        V1Filter.from_query(query),
-        page_size=page_size,
-        ascending=query.get("SortBy") == "DateCreated:asc",
-        before=query.get("Before"),
-        after=query.get("After"),
-    )
-    # The paging URIs repeat the query's filters (not the parameters the API ignores).
-    base = {k: request.query_params[k] for k in V1_LIST_PARAMETERS if k in request.query_params}
-    base["PageSize"] = str(page_size)
-
-    def uri(**cursor: str) -> str:
-        query_string = urlencode({**base, **cursor}, quote_via=quote, safe=":;,")
-        return f"{V1_PREFIX}{account}/Calls?{query_string}"
-
-    return JSONResponse(
-        {
-            "Metadata": {
-                "Total": page.total,
-                "PageSize": page_size,
-                "FirstPageUri": uri(),
-                "PrevPageUri": uri(Before=page.before) if page.before else None,
-                "NextPageUri": uri(After=page.after) if page.after else None,
-            },
-            "Calls": [v1_call(c) for c in page.calls],
-        }
-    )
-
-
-@cache
-def _connect_check(spec: Spec) -> SchemaCheck:
-    return spec.component_check("V1ConnectCallRequest")
-
-
-async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The form body as the connect schema sees it: text fields, integers, the event list."""
-    media_type = (header(request, b"content-type") or "").split(";")[0].strip().lower()
-    if media_type != FORM_MEDIA_TYPE:
-        raise CallsApiError(415, 415, MESSAGES[415],
-                            f"the body must be {FORM_MEDIA_TYPE}, not {media_type or 'untyped'}")
-    raw = await read_body(request, max_bytes)
-    form: dict[str, Any] = {}
-    events: list[str] = []
-    text = raw.decode("utf-8", errors="replace")
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        if FORM_EVENTS.fullmatch(name):
-            events.append(value)
-        else:
-            form[name] = value
-    if events:
-        form["StatusCallbackEvents"] = events
-    for name in FORM_INTEGERS:
-        given = form.get(name)
-        if isinstance(given, str) and given.isascii() and given.isdigit() and len(given) < 10:
-            form[name] = int(given)
-    return form
-
-
-async def connect_call_v1(request: Request) -> JSONResponse:
-    """The classic connect: `From` first, then `To`, through `CallerId` (a click-to-call)."""
-    ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
-    form = await _read_form(request, ctx.settings.max_body_bytes)
-    _connect_check(ctx.spec).check(form)
-    request_ = CallRequest(
-        from_contact=form["From"],
-        to_contact=form["To"],
-        virtual_number=form["CallerId"],
-        record=form.get("Record") == "true",
-        channels=form.get("RecordingChannels", "single"),
-        max_time_limit=form.get("TimeLimit", DEFAULT_MAX_TIME_LIMIT),
-        attempt_time_out=form.get("TimeOut", DEFAULT_ATTEMPT_TIME_OUT),
-        custom_field=form.get("CustomField"),
-    )
-    try:
-        call = ctx.backend.calls.create(tenant, request_)
-    except CallsApiError as exc:
-        # The domain names the v3 members; the classic client sent the form's fields.
-        for v3_name, field_name in CLASSIC_NAMES:
-            exc.description = exc.description.replace(v3_name, field_name)
-        raise
-    return JSONResponse({"Call": v1_call(call)})
-
-
-async def get_call_v1(request: Request) -> JSONResponse:
-    if request.path_params["call_sid"] == "connect.json":
-        # The concrete path of `connectCallV1`, which only POSTs.
-        raise HTTPException(405, "Method Not Allowed")
-    ctx = context(request)
-    tenant = ctx.begin(request, request.path_params["account_sid"], calls=True)
-    call = ctx.backend.calls.get(tenant, request.path_params["call_sid"])
-    return JSONResponse({"Call": v1_call(call)})
-
-
 # -- the mock's control of calls (`/_mock/`, documented in mock-control.yaml) ----------------------
 
 
@@ -311,9 +192,6 @@ routes = [
     Route("/v3/accounts/{account_sid}/calls", create_call, methods=["POST"]),
     Route("/v3/accounts/{account_sid}/calls/{call_sid}", get_call, methods=["GET"]),
     Route("/v3/accounts/{account_sid}/calls/{call_sid}/legs", get_call_legs, methods=["GET"]),
-    Route("/v1/Accounts/{account_sid}/Calls", list_calls, methods=["GET"]),
-    Route("/v1/Accounts/{account_sid}/Calls/connect.json", connect_call_v1, methods=["POST"]),
-    Route("/v1/Accounts/{account_sid}/Calls/{call_sid}", get_call_v1, methods=["GET"]),
 ]
 
 control_routes = [

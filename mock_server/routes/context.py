@@ -36,15 +36,20 @@ class ApiContext:
     def _query_check(self, operation_id: str) -> QueryCheck:
         return self.spec.query_check(operation_id)
 
-    def begin(self, request: Request, tenant_id: str, *, calls: bool = False) -> Tenant:
+    def begin(
+        self, request: Request, tenant_id: str, *, calls: bool = False, classic: bool = False
+    ) -> Tenant:
         """The start of every provider request: faults, what the clock made due (deallocations;
-        calls' next steps too for the voice APIs), then credentials."""
+        calls' next steps too for the voice APIs), then credentials (`classic`: the v1 paths,
+        which also take the account SID as the user)."""
         self.backend.take_fault()
         if calls:
             self.backend.tick()
         else:
             self.backend.deallocate_due()
-        return self.credentials.authorise(header(request, b"authorization"), tenant_id)
+        return self.credentials.authorise(
+            header(request, b"authorization"), tenant_id, account_sid_user=classic
+        )
 
     async def body(self, request: Request, operation_id: str) -> Any:
         """The request's JSON body, checked against the operation's schema."""

@@ -161,12 +161,16 @@ def depth_exceeds(text: str, limit: int) -> bool:
 
 
 class Credentials:
-    """Basic credentials of every tenant, looked up by API key."""
+    """Basic credentials of every tenant, looked up by API key (or, on the classic v1 paths,
+    by account SID: the classic clients send `<account sid>:<api token>`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._by_key: dict[str, tuple[str, Tenant]] = {}
         # Header values already decoded and accepted: clients send the same one every time.
         self._accepted: dict[str, Tenant] = {}
+        # Kept apart: an account-SID header is accepted on the classic paths only.
+        self._accepted_classic: dict[str, Tenant] = {}
+        self._tenants = dict(settings.tenants)
         for tenant in settings.tenants.values():
             for key, token in tenant.credentials:
                 self._by_key[key] = (token, tenant)
@@ -186,7 +190,8 @@ class Credentials:
             self._accepted[authorization] = tenant
         return tenant
 
-    def _decode(self, authorization: str | None) -> Tenant:
+    @staticmethod
+    def _user_and_password(authorization: str | None) -> tuple[str, str | None]:
         if not authorization:
             raise ExoBridgeError(Code.AUTHENTICATION_FAILED, "HTTP Basic credentials are required")
         scheme, _, encoded = authorization.partition(" ")
@@ -200,15 +205,48 @@ class Credentials:
             raise ExoBridgeError(
                 Code.AUTHENTICATION_FAILED, "the Basic credentials are not valid base64"
             ) from None
-        key, sep, token = decoded.partition(":")
+        user, sep, password = decoded.partition(":")
+        return user, password if sep else None
+
+    def _account_tenant(self, authorization: str | None) -> Tenant | None:
+        """The tenant whose `<account sid>:<one of its tokens>` the header is, if any."""
+        known = self._accepted_classic.get(authorization) if authorization else None
+        if known is not None or not authorization:
+            return known
+        try:
+            user, token = self._user_and_password(authorization)
+        except ExoBridgeError:
+            return None
+        tenant = self._tenants.get(user)
+        if tenant is None or token is None:
+            return None
+        # Every token is compared, so the time taken does not tell which one matched.
+        matches = [hmac.compare_digest(t.encode(), token.encode()) for _, t in tenant.credentials]
+        if not any(matches):
+            return None
+        if (
+            len(self._accepted_classic) < ACCEPTED_HEADERS_KEPT
+            and len(authorization) <= ACCEPTED_HEADER_BYTES
+        ):
+            self._accepted_classic[authorization] = tenant
+        return tenant
+
+    def _decode(self, authorization: str | None) -> Tenant:
+        key, token = self._user_and_password(authorization)
+        sep = token is not None
+        token = token or ""
         known = self._by_key.get(key)
         if not sep or known is None or not hmac.compare_digest(known[0].encode(), token.encode()):
             raise ExoBridgeError(Code.AUTHENTICATION_FAILED, "unknown API key or wrong token")
         return known[1]
 
-    def authorise(self, authorization: str | None, tenant_id: str) -> Tenant:
-        """The path's tenant, if these credentials are its own; code 8 if they are another's."""
-        tenant = self.tenant_of(authorization)
+    def authorise(
+        self, authorization: str | None, tenant_id: str, *, account_sid_user: bool = False
+    ) -> Tenant:
+        """The path's tenant, if these credentials are its own; code 8 if they are another's.
+        With `account_sid_user` (the classic v1 paths) the account SID may stand for the key."""
+        classic = self._account_tenant(authorization) if account_sid_user else None
+        tenant = classic or self.tenant_of(authorization)
         if tenant.tenant_id != tenant_id:
             raise ExoBridgeError(
                 Code.NOT_PERMITTED, f"these credentials are not tenant {tenant_id!r}'s"
