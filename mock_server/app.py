@@ -23,7 +23,7 @@ from .clock import Clock
 from .domain.backend import Backend
 from .domain.changes import StoreUnavailable
 from .domain.ports import Store
-from .errors import CallsApiError, Code, ExoBridgeError
+from .errors import CallRefused, CallsApiError, Code, ExoBridgeError
 from .ids import IdSource
 from .routes import calls, classic, control, dashboard, greenpin, greenvn, simulator
 from .routes.context import ApiContext
@@ -97,6 +97,12 @@ def _allowed_methods(request: Request) -> list[str]:
         if len(route.param_convertors) == fewest:
             methods |= route.methods or set()
     return sorted(methods)
+
+
+def call_refused(request: Request, exc: Exception) -> Response:
+    """A refusal of the calls domain, in the envelope of the voice APIs."""
+    assert isinstance(exc, CallRefused)
+    return calls.error_response(request, calls.refusal(exc))
 
 
 def calls_api_error(request: Request, exc: Exception) -> Response:
@@ -232,6 +238,7 @@ def create_app(
         exception_handlers={
             ExoBridgeError: exobridge_error,
             CallsApiError: calls_api_error,
+            CallRefused: call_refused,
             control.ControlError: control.control_error,
             HTTPException: http_error,
         },

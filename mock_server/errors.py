@@ -70,3 +70,29 @@ class CallsApiError(Exception):
         self.code = code
         self.message = shortened(message)
         self.description = shortened(description)
+
+
+class CallRefused(Exception):
+    """A call request the domain refuses; the voice APIs' routes render it (`routes/calls.py`
+    gives each kind its HTTP status, code and message)."""
+
+    def __init__(self, description: str) -> None:
+        description = shortened(description)
+        super().__init__(description)
+        self.description = description
+
+
+class InvalidCallRequest(CallRefused):
+    """A body or field the call API cannot take (the documented 10725)."""
+
+
+class BadCallQuery(CallRefused):
+    """A list's filters or cursor that cannot be applied."""
+
+
+class CallNotFound(CallRefused):
+    """No such call, virtual number or flow in the account."""
+
+
+class DeviceBusy(CallRefused):
+    """A state-managed number is on another call."""

@@ -46,3 +46,15 @@ def test_the_public_api_is_what_the_package_says():
         assert getattr(mock_server, name) is not None, name
     assert mock_server.fake("deallocation", seed=1) == mock_server.fake("deallocation", seed=1)
     assert mock_server.Code.INVALID_NUMBER == 16
+
+
+def test_the_domain_speaks_no_http():
+    """The domain raises domain errors (`ExoBridgeError`, `CallRefused`); routes give them
+    their HTTP status and envelope."""
+    found = []
+    for path in (PACKAGE / "domain").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for word in ("CallsApiError", "starlette", "httpx"):
+            if word in text:
+                found.append(f"domain/{path.name}: {word}")
+    assert found == []

@@ -63,7 +63,7 @@ from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from ..clock import format_iso, format_local, parse_local
-from ..errors import CallsApiError
+from ..errors import BadCallQuery, CallNotFound, DeviceBusy, InvalidCallRequest
 from ..numbers import InvalidNumber, national, to_e164
 from ..settings import Tenant
 
@@ -114,9 +114,6 @@ V1_INBOUND = "inbound"
 OUTBOUND = "outbound"
 INBOUND = "inbound"
 
-INVALID_BODY_CODE = 10725
-INVALID_BODY_MESSAGE = "Invalid request body,failed parsing"
-
 # Where a call is in its lifecycle.
 DIALLING_FROM = "dialling_from"
 DIALLING_TO = "dialling_to"
@@ -124,9 +121,9 @@ TALKING = "talking"
 ENDED = "ended"
 
 
-def invalid_body(description: str) -> CallsApiError:
-    """The documented refusal of a body that fails parsing or validation (10725)."""
-    return CallsApiError(400, INVALID_BODY_CODE, INVALID_BODY_MESSAGE, description)
+def invalid_body(description: str) -> InvalidCallRequest:
+    """The refusal of a body that fails parsing or validation."""
+    return InvalidCallRequest(description)
 
 
 def behaviour(number: str) -> str:
@@ -373,7 +370,7 @@ def _numbers(raw: str | None, name: str) -> frozenset[str] | None:
     try:
         return frozenset(to_e164(v) for v in values)
     except InvalidNumber as exc:
-        raise CallsApiError(400, 400, "Bad request", f"{name}: {exc}") from None
+        raise BadCallQuery(f"{name}: {exc}") from None
 
 
 def _bounds(raw: str | None, parse: Any, name: str) -> tuple[Any, Any]:
@@ -386,9 +383,7 @@ def _bounds(raw: str | None, parse: Any, name: str) -> tuple[Any, Any]:
         try:
             bound = parse(value)
         except (ValueError, ArithmeticError):
-            raise CallsApiError(
-                400, 400, "Bad request", f"{name}: {value!r} is not a valid bound"
-            ) from None
+            raise BadCallQuery(f"{name}: {value!r} is not a valid bound") from None
         if op == "gte":
             low = bound
         else:
@@ -470,7 +465,8 @@ class Calls:
     # -- requests of the API -----------------------------------------------------------------------
 
     def create(self, tenant: Tenant, request: CallRequest) -> CallRecord:
-        """Places the call; CallsApiError 400, 404 or 409 when the domain's rules refuse it."""
+        """Places the call; InvalidCallRequest, CallNotFound or DeviceBusy when the domain's rules
+        refuse it."""
         from_number = self._number(request.from_contact, "from.contact_uri")
         to_number = self._number(request.to_contact, "to.contact_uri")
         vn = self._number(request.virtual_number, "virtual_number")
@@ -479,14 +475,12 @@ class Calls:
                 f"to.contact_uri {request.to_contact} is the same number as from.contact_uri"
             )
         if tenant.pool_number(vn) is None:
-            raise CallsApiError(
-                404, 404, "Not found",
+            raise CallNotFound(
                 f"virtual_number {request.virtual_number} is not a number of account "
                 f"{tenant.tenant_id}",
             )
         if request.state_management and self.store.busy_call(tenant.tenant_id, from_number):
-            raise CallsApiError(
-                409, 409, "Device busy",
+            raise DeviceBusy(
                 f"from.contact_uri {request.from_contact} is busy on another call",
             )
         with self.backend.unit():
@@ -525,12 +519,10 @@ class Calls:
                 return sid
 
     def get(self, tenant: Tenant, sid: str) -> CallRecord:
-        """The account's call; CallsApiError 404 when there is none."""
+        """The account's call; CallNotFound when there is none."""
         call = self.store.get(sid)
         if call is None or call.tenant_id != tenant.tenant_id:
-            raise CallsApiError(
-                404, 404, "Not found", f"Call {sid} not found in account {tenant.tenant_id}"
-            )
+            raise CallNotFound(f"Call {sid} not found in account {tenant.tenant_id}")
         return call
 
     def list_v1(
@@ -545,7 +537,7 @@ class Calls:
     ) -> V1Page:
         """One page of the account's matching calls, newest first unless `ascending`."""
         if before is not None and after is not None:
-            raise CallsApiError(400, 400, "Bad request", "give After or Before, not both")
+            raise BadCallQuery("give After or Before, not both")
 
         def key(call: CallRecord) -> tuple[float, int]:
             return (call.created_at, call.seq)
@@ -561,7 +553,7 @@ class Calls:
                 continue
             anchor = self.store.get(cursor)
             if anchor is None or anchor.tenant_id != tenant.tenant_id:
-                raise CallsApiError(400, 400, "Bad request", f"{name}: no call {cursor!r}")
+                raise BadCallQuery(f"{name}: no call {cursor!r}")
             mark = key(anchor)
             # How many of the list come before the anchor (it is not in it when it does not match).
             ahead = sum(1 for c in matching if (key(c) < mark if ascending else key(c) > mark))

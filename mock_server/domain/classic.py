@@ -24,7 +24,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CallsApiError
+from ..errors import CallNotFound
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 from .calls import (
@@ -59,7 +59,9 @@ def flow_id_of(url: str) -> str:
     """The flow a classic `Url` names; 400 for a URL that is not a flow's."""
     match = FLOW_URL.fullmatch(url)
     if match is None:
-        raise invalid_body(f"Url {url} is not a call flow's URL (http://my.exotel.in/exoml/start/<flow_id>)")
+        raise invalid_body(
+            f"Url {url} is not a call flow's URL (http://my.exotel.in/exoml/start/<flow_id>)"
+        )
     return match["flow_id"]
 
 
@@ -94,16 +96,14 @@ def place_flow_call(
     time_out: int = DEFAULT_ATTEMPT_TIME_OUT,
     custom_field: str | None = None,
 ) -> CallRecord:
-    """Connects `From` to the tenant's flow; CallsApiError 400 or 404 when refused."""
+    """Connects `From` to the tenant's flow; InvalidCallRequest or CallNotFound when refused."""
     flow_id = flow_id_of(flow_url)
     from_number = _number(from_contact, "From")
     vn = _number(caller_id, "CallerId")
     if tenant.pool_number(vn) is None:
-        raise CallsApiError(404, 404, "Not found",
-                            f"CallerId {caller_id} is not a number of account {tenant.tenant_id}")
+        raise CallNotFound(f"CallerId {caller_id} is not a number of account {tenant.tenant_id}")
     if flow_id not in tenant.flows:
-        raise CallsApiError(404, 404, "Not found",
-                            f"flow {flow_id} is not a call flow of account {tenant.tenant_id}")
+        raise CallNotFound(f"flow {flow_id} is not a call flow of account {tenant.tenant_id}")
     calls = backend.calls
     start = float(math.floor(backend.now()))
     leg = Leg(sid=backend.ids.hex(32), leg_number=1, contact=from_number, created_at=start)

@@ -28,7 +28,15 @@ from ..domain.calls import (
     invalid_body,
     leg_details,
 )
-from ..errors import CallsApiError, ExoBridgeError
+from ..errors import (
+    BadCallQuery,
+    CallNotFound,
+    CallRefused,
+    CallsApiError,
+    DeviceBusy,
+    ExoBridgeError,
+    InvalidCallRequest,
+)
 from ..spec import Spec
 from .context import context
 from .control import ControlError
@@ -37,6 +45,9 @@ from .requests import BASIC_CHALLENGE
 V3_PREFIX = "/v3/accounts/"
 V1_PREFIX = "/v1/Accounts/"
 
+# The documented refusal of a body that fails parsing or validation.
+INVALID_BODY_CODE = 10725
+INVALID_BODY_MESSAGE = "Invalid request body,failed parsing"
 # The `message` of the v3 errors that are not the documented 10725, by HTTP status.
 MESSAGES = {
     401: "Authentication failed",
@@ -54,6 +65,21 @@ def is_calls_path(path: str) -> bool:
     return path.startswith((V3_PREFIX, V1_PREFIX))
 
 
+# How each refusal of the calls domain is answered: HTTP status, code, message.
+REFUSALS: dict[type[CallRefused], tuple[int, int, str]] = {
+    InvalidCallRequest: (400, INVALID_BODY_CODE, INVALID_BODY_MESSAGE),
+    BadCallQuery: (400, 400, "Bad request"),
+    CallNotFound: (404, 404, MESSAGES[404]),
+    DeviceBusy: (409, 409, "Device busy"),
+}
+
+
+def refusal(error: CallRefused) -> CallsApiError:
+    """A refusal of the calls domain as the voice APIs answer it."""
+    status, code, message = REFUSALS[type(error)]
+    return CallsApiError(status, code, message, error.description)
+
+
 def calls_error(spec: Spec, error: ExoBridgeError, account_sid: str | None = None) -> CallsApiError:
     """An ExoBridge refusal (credentials, fault, body or query check) as the voice APIs give it.
 
@@ -62,7 +88,7 @@ def calls_error(spec: Spec, error: ExoBridgeError, account_sid: str | None = Non
     """
     status = error.status or spec.http_status(error.code)
     if status in (400, 413):
-        return invalid_body(error.detail or spec.error_codes[error.code].description)
+        return refusal(InvalidCallRequest(error.detail or spec.error_codes[error.code].description))
     message = MESSAGES.get(status, spec.error_codes[error.code].description)
     description = error.detail or message
     if status == 403 and account_sid is not None:

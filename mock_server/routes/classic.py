@@ -28,7 +28,7 @@ from ..domain.calls import (
     v1_call,
 )
 from ..domain.classic import place_flow_call, v1_details
-from ..errors import CallsApiError
+from ..errors import CallRefused, CallsApiError
 from ..settings import Tenant
 from ..spec import SchemaCheck, Spec
 from .calls import MESSAGES, V1_PREFIX
@@ -151,11 +151,12 @@ async def connect_call(request: Request) -> JSONResponse:
     )
     try:
         call = ctx.backend.calls.create(tenant, call_request)
-    except CallsApiError as exc:
+    except CallRefused as exc:
         # The domain names the v3 members; the classic client sent the form's fields.
+        description = exc.description
         for v3_name, field_name in CLASSIC_NAMES:
-            exc.description = exc.description.replace(v3_name, field_name)
-        raise
+            description = description.replace(v3_name, field_name)
+        raise type(exc)(description) from None
     return JSONResponse({"Call": v1_call(call)})
 
 
