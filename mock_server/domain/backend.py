@@ -19,7 +19,8 @@ from ..errors import Code, ExoBridgeError
 from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
 from .allocations import VAULT, Allocation, RouteTaken
-from .calls import CallRecord, Calls
+from .call_model import CallRecord
+from .calls import Calls
 from .changes import Changeset, RuntimeState
 from .connect import ConnectApplet
 from .deliveries import Delivery

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .allocations import Allocation
-from .calls import CallRecord
+from .call_model import CallRecord
 from .deliveries import Delivery
 
 # The limits of every page request, stated again in `openapi/mock-control.yaml`.

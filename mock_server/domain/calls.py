@@ -56,403 +56,46 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from itertools import count
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..clock import format_iso, format_local, parse_local
-from ..errors import BadCallQuery, CallNotFound, DeviceBusy, InvalidCallRequest
-from ..numbers import InvalidNumber, national, to_e164
+from ..errors import BadCallQuery, CallNotFound, DeviceBusy
+from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 
 if TYPE_CHECKING:
     from .backend import Backend
     from .ports import CallStore
-
-# -- the documented defaults of the simulation ---------------------------------------------------
-
-RING_SECONDS = 3
-TALK_SECONDS = 10
-REFUSE_SECONDS = 1
-DEFAULT_ATTEMPT_TIME_OUT = 45
-DEFAULT_MAX_TIME_LIMIT = 14400
-PRICE_PER_MINUTE = Decimal("0.500")
-RECORDING_URL = "https://recordings.exomock.invalid/{account}/{sid}.mp3"
-
-# How a party behaves, chosen by the last four digits of its number.
-ANSWERS = "answers"
-NEVER_ANSWERS = "never-answers"
-REFUSES_BUSY = "busy"
-FAILS = "fails"
-NEVER_HANGS_UP = "never-hangs-up"
-MAGIC_SUFFIXES = {
-    "0000": NEVER_ANSWERS,
-    "0001": REFUSES_BUSY,
-    "0002": FAILS,
-    "0003": NEVER_HANGS_UP,
-}
-
-# -- the vocabulary of the spec --------------------------------------------------------------------
-
-ACTIVE = "active"
-TERMINAL = "terminal"
-COMPLETED = "completed"
-BUSY = "busy"
-NO_ANSWER = "no-answer"
-FAILED = "failed"
-CANCELED = "canceled"
-ANSWERED_EVENT = "answered"
-TERMINAL_EVENT = "terminal"
-STATUS_CALLBACK = "click_to_call_status"
-OUTCOMES = {NEVER_ANSWERS: NO_ANSWER, REFUSES_BUSY: BUSY, FAILS: FAILED}
-V1_STATUSES = {COMPLETED: "completed", BUSY: "busy", NO_ANSWER: "no-answer",
-               FAILED: "failed", CANCELED: "no-answer"}
-V1_DIRECTION = "outbound-api"
-V1_INBOUND = "inbound"
-OUTBOUND = "outbound"
-INBOUND = "inbound"
-
-# Where a call is in its lifecycle.
-DIALLING_FROM = "dialling_from"
-DIALLING_TO = "dialling_to"
-TALKING = "talking"
-ENDED = "ended"
-
-
-def invalid_body(description: str) -> InvalidCallRequest:
-    """The refusal of a body that fails parsing or validation."""
-    return InvalidCallRequest(description)
-
-
-def behaviour(number: str) -> str:
-    return MAGIC_SUFFIXES.get(number[-4:], ANSWERS)
-
-
-def answer_number(e164: str) -> str:
-    """A number as the voice APIs answer it: Indian ones nationally with the trunk 0."""
-    return national(e164) if e164.startswith("+91") else e164
-
-
-@dataclass(frozen=True)
-class CallRequest:
-    """A checked click-to-call body; numbers as the client gave them."""
-
-    from_contact: str
-    to_contact: str
-    virtual_number: str
-    state_management: bool = False
-    record: bool = False
-    channels: str = "single"
-    max_time_limit: int = DEFAULT_MAX_TIME_LIMIT
-    attempt_time_out: int = DEFAULT_ATTEMPT_TIME_OUT
-    custom_field: str | None = None
-    # event -> URL
-    status_callbacks: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Leg:
-    sid: str
-    leg_number: int
-    contact: str  # E.164
-    created_at: float
-    answered_at: float | None = None
-    ended_at: float | None = None
-    status: str | None = None
-    direction: str = OUTBOUND
-
-    @property
-    def active(self) -> bool:
-        return self.ended_at is None
-
-
-@dataclass
-class Script:
-    """The course of an incoming call, decided when it came in and played out on the clock.
-
-    `legs` are the legs as they will be, in the order dialled; a leg still talking at the end
-    has no `ended_at` (the call's end ends it). `connected` is the index of the leg connected to
-    the caller, if any.
-    """
-
-    legs: list[Leg]
-    ends_at: float
-    status: str
-    connected: int | None = None
-
-    def times(self) -> list[float]:
-        found = {self.ends_at}
-        for leg in self.legs:
-            times = (leg.created_at, leg.answered_at, leg.ended_at)
-            found.update(t for t in times if t is not None)
-        return sorted(found)
-
-
-@dataclass
-class CallRecord:
-    sid: str
-    tenant_id: str
-    seq: int
-    from_number: str  # E.164
-    to_number: str  # E.164
-    virtual_number: str  # E.164
-    state_management: bool
-    record: bool
-    channels: str
-    max_time_limit: int
-    attempt_time_out: int
-    custom_field: str | None
-    status_callbacks: dict[str, str]
-    created_at: float
-    updated_at: float
-    phase: str = DIALLING_FROM
-    next_at: float | None = None
-    legs: list[Leg] = field(default_factory=list)
-    talk_started_at: float | None = None
-    ended_at: float | None = None
-    status: str | None = None
-    # The v1 direction: `outbound-api` (click-to-call, connect.json) or `inbound`.
-    direction: str = V1_DIRECTION
-    script: Script | None = None
-    # Who the caller of an incoming call is talking to (E.164 or `sip:`), once answered.
-    connected_to: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.phase != ENDED
-
-    @property
-    def managed_number(self) -> str | None:
-        """The user this call makes busy under state management while it is active: a
-        click-to-call's `from`, an incoming call's connected destination."""
-        if not self.state_management:
-            return None
-        return self.connected_to if self.script is not None else self.from_number
-
-    @property
-    def state(self) -> str:
-        return ACTIVE if self.active else TERMINAL
-
-    @property
-    def total_duration(self) -> int | None:
-        return None if self.ended_at is None else int(self.ended_at - self.created_at)
-
-    @property
-    def total_talk_time(self) -> int | None:
-        if self.ended_at is None:
-            return None
-        if self.talk_started_at is None:
-            return 0
-        return int(self.ended_at - self.talk_started_at)
-
-    @property
-    def recording_url(self) -> str | None:
-        if not self.record or self.active or self.talk_started_at is None:
-            return None
-        return RECORDING_URL.format(account=self.tenant_id, sid=self.sid)
-
-    @property
-    def price(self) -> Decimal | None:
-        duration = self.total_duration
-        if duration is None:
-            return None
-        if not any(leg.answered_at is not None for leg in self.legs):
-            return Decimal("0.000")
-        return PRICE_PER_MINUTE * math.ceil(duration / 60)
-
-    @property
-    def v1_status(self) -> str:
-        return "in-progress" if self.status is None else V1_STATUSES[self.status]
-
-    def copy(self) -> CallRecord:
-        """A copy to change: a stored call is never changed in place (its script, decided when
-        the call came in, is never changed and stays shared)."""
-        return replace(self, legs=[replace(leg) for leg in self.legs])
-
-
-# -- the answers' views of a call ------------------------------------------------------------------
-
-
-def _iso(epoch: float | None) -> str | None:
-    return None if epoch is None else format_iso(epoch)
-
-
-def _local(epoch: float | None) -> str | None:
-    return None if epoch is None else format_local(epoch)
-
-
-def call_details(call: CallRecord) -> dict[str, Any]:
-    """`call_details` of the v3 answers and of the status callbacks."""
-    url = call.recording_url
-    return {
-        "sid": call.sid,
-        "direction": INBOUND if call.direction == V1_INBOUND else OUTBOUND,
-        "virtual_number": answer_number(call.virtual_number),
-        "state": call.state,
-        "status": call.status,
-        "legs": f"/v3/accounts/{call.tenant_id}/calls/{call.sid}/legs",
-        "created_time": format_iso(call.created_at),
-        "updated_time": format_iso(call.updated_at),
-        "start_time": format_iso(call.created_at),
-        "end_time": _iso(call.ended_at),
-        "total_duration": call.total_duration,
-        "total_talk_time": call.total_talk_time,
-        "custom_field": call.custom_field,
-        "app_id": None,
-        "app_name": None,
-        "digits": None,
-        "recordings": None if url is None else [{"url": url, "channels": call.channels}],
-    }
-
-
-def leg_details(leg: Leg) -> dict[str, Any]:
-    ended = leg.ended_at
-    return {
-        "leg_sid": leg.sid,
-        "leg_number": leg.leg_number,
-        "contact_uri": answer_number(leg.contact),
-        "direction": leg.direction,
-        "state": ACTIVE if leg.active else TERMINAL,
-        "status": leg.status,
-        "created_time": format_iso(leg.created_at),
-        "start_time": format_iso(leg.created_at),
-        "answer_time": _iso(leg.answered_at),
-        "end_time": _iso(ended),
-        "on_call_duration": (
-            None if ended is None
-            else 0 if leg.answered_at is None
-            else int(ended - leg.answered_at)
-        ),
-        "total_duration": None if ended is None else int(ended - leg.created_at),
-    }
-
-
-def status_payload(call: CallRecord, event: str) -> dict[str, Any]:
-    return {"event_details": {"event_type": event}, "call_details": call_details(call)}
-
-
-def v1_call(call: CallRecord) -> dict[str, Any]:
-    """The classic v1 `Call`."""
-    price = call.price
-    return {
-        "Sid": call.sid,
-        "ParentCallSid": None,
-        "DateCreated": format_local(call.created_at),
-        "DateUpdated": format_local(call.updated_at),
-        "AccountSid": call.tenant_id,
-        "To": answer_number(call.to_number),
-        "From": answer_number(call.from_number),
-        "PhoneNumberSid": answer_number(call.virtual_number),
-        "Status": call.v1_status,
-        "StartTime": format_local(call.created_at),
-        "EndTime": _local(call.ended_at),
-        "Duration": call.total_duration,
-        "Price": None if price is None else f"{price:.3f}",
-        "Direction": call.direction,
-        "AnsweredBy": None,
-        "RecordingUrl": call.recording_url,
-    }
-
-
-# -- the v1 list's filters -------------------------------------------------------------------------
-
-
-def _list(raw: str | None) -> frozenset[str] | None:
-    return None if raw is None else frozenset(v for v in raw.split(",") if v)
-
-
-def _numbers(raw: str | None, name: str) -> frozenset[str] | None:
-    values = _list(raw)
-    if values is None:
-        return None
-    try:
-        return frozenset(to_e164(v) for v in values)
-    except InvalidNumber as exc:
-        raise BadCallQuery(f"{name}: {exc}") from None
-
-
-def _bounds(raw: str | None, parse: Any, name: str) -> tuple[Any, Any]:
-    """(gte, lte) of a `gte:x;lte:y` filter; None where a side is not given."""
-    low = high = None
-    for part in (raw or "").split(";"):
-        if not part:
-            continue
-        op, _, value = part.partition(":")
-        try:
-            bound = parse(value)
-        except (ValueError, ArithmeticError):
-            raise BadCallQuery(f"{name}: {value!r} is not a valid bound") from None
-        if op == "gte":
-            low = bound
-        else:
-            high = bound
-    return low, high
-
-
-def _within(value: Any, bounds: tuple[Any, Any]) -> bool:
-    low, high = bounds
-    if low is None and high is None:
-        return True
-    if value is None:
-        return False
-    return (low is None or value >= low) and (high is None or value <= high)
-
-
-@dataclass(frozen=True)
-class V1Filter:
-    """The filters of `listCalls`; every one given must match (list filters: any value)."""
-
-    sids: frozenset[str] | None = None
-    created: tuple[float | None, float | None] = (None, None)
-    to: frozenset[str] | None = None
-    from_: frozenset[str] | None = None
-    statuses: frozenset[str] | None = None
-    duration: tuple[int | None, int | None] = (None, None)
-    price: tuple[Decimal | None, Decimal | None] = (None, None)
-    directions: frozenset[str] | None = None
-    phone_numbers: frozenset[str] | None = None
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, Any]) -> V1Filter:
-        """From a query already checked against the spec's shapes."""
-        return cls(
-            sids=_list(query.get("Sid")),
-            created=_bounds(query.get("DateCreated"), parse_local, "DateCreated"),
-            to=_numbers(query.get("To"), "To"),
-            from_=_numbers(query.get("From"), "From"),
-            statuses=_list(query.get("Status")),
-            duration=_bounds(query.get("Duration"), int, "Duration"),
-            price=_bounds(query.get("Price"), Decimal, "Price"),
-            directions=_list(query.get("Direction")),
-            phone_numbers=_numbers(query.get("PhoneNumber"), "PhoneNumber"),
-        )
-
-    def matches(self, call: CallRecord) -> bool:
-        return (
-            (self.sids is None or call.sid in self.sids)
-            and _within(call.created_at, self.created)
-            and (self.to is None or call.to_number in self.to)
-            and (self.from_ is None or call.from_number in self.from_)
-            and (self.statuses is None or call.v1_status in self.statuses)
-            and _within(call.total_duration, self.duration)
-            and _within(call.price, self.price)
-            and (self.directions is None or call.direction in self.directions)
-            and (self.phone_numbers is None or call.virtual_number in self.phone_numbers)
-        )
-
-
-@dataclass(frozen=True)
-class V1Page:
-    total: int
-    calls: list[CallRecord]
-    # The cursors of the neighbouring pages (`Before=` and `After=`), None at either end.
-    before: str | None
-    after: str | None
-
-
-# -- the service -----------------------------------------------------------------------------------
+from .call_filters import V1Filter, V1Page
+from .call_model import (
+    ANSWERED_EVENT,
+    CANCELED,
+    COMPLETED,
+    DEFAULT_ATTEMPT_TIME_OUT,
+    DEFAULT_MAX_TIME_LIMIT,
+    DIALLING_FROM,
+    DIALLING_TO,
+    ENDED,
+    FAILS,
+    NEVER_ANSWERS,
+    NEVER_HANGS_UP,
+    OUTCOMES,
+    REFUSE_SECONDS,
+    REFUSES_BUSY,
+    RING_SECONDS,
+    STATUS_CALLBACK,
+    TALK_SECONDS,
+    TALKING,
+    TERMINAL_EVENT,
+    V1_INBOUND,
+    CallRecord,
+    CallRequest,
+    Leg,
+    Script,
+    behaviour,
+    invalid_body,
+)
+from .call_views import status_payload
 
 
 class Calls:
@@ -757,4 +400,3 @@ class Calls:
             return to_e164(value)
         except InvalidNumber as exc:
             raise invalid_body(f"{where} is invalid: {exc}") from None
-

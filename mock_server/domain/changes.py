@@ -16,7 +16,7 @@ from ..clock import LATEST
 
 if TYPE_CHECKING:
     from .allocations import Allocation
-    from .calls import CallRecord
+    from .call_model import CallRecord
     from .deliveries import Delivery
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CallNotFound
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
-from .calls import (
+from .call_model import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
     NEVER_ANSWERS,

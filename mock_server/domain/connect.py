@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..clock import format_created, format_local
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
-from .calls import (
+from .call_model import (
     ANSWERS,
     BUSY,
     CANCELED,

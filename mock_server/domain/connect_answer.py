@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .calls import DEFAULT_MAX_TIME_LIMIT
+from .call_model import DEFAULT_MAX_TIME_LIMIT
 from .deliveries import Delivery
 
 CONNECT_FAILED = "connect_failed"

@@ -33,7 +33,7 @@ from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 from . import payloads
 from .allocations import ONEWAY, Allocation, Party, RouteTaken
-from .calls import COMPLETED, FAILED, INBOUND, Leg, Script
+from .call_model import COMPLETED, FAILED, INBOUND, Leg, Script
 
 if TYPE_CHECKING:
     from .backend import Backend

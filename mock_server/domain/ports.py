@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from .allocations import Allocation, SearchCriteria
-from .calls import CallRecord
+from .call_model import CallRecord
 from .changes import Changeset, RuntimeState
 from .deliveries import Delivery
 

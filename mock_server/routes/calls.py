@@ -20,14 +20,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..callbacks.urls import url_problem
-from ..domain.calls import (
+from ..domain.call_model import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
     CallRequest,
-    call_details,
     invalid_body,
-    leg_details,
 )
+from ..domain.call_views import call_details, leg_details
 from ..errors import (
     BadCallQuery,
     CallNotFound,

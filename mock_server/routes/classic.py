@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..domain.calls import (
+from ..domain.call_filters import V1Filter
+from ..domain.call_model import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
     CallRecord,
     CallRequest,
-    V1Filter,
-    v1_call,
 )
+from ..domain.call_views import v1_call
 from ..domain.classic import place_flow_call, v1_details
 from ..errors import CallRefused, CallsApiError
 from ..settings import Tenant

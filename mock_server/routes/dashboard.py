@@ -26,7 +26,7 @@ from ..domain.browse import (
     deliveries_by_call,
     deliveries_page,
 )
-from ..domain.calls import V1_INBOUND, CallRecord, Leg
+from ..domain.call_model import V1_INBOUND, CallRecord, Leg
 from ..domain.deliveries import OUTCOMES, Delivery
 from ..fakes import fake
 from ..settings import Tenant

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..domain.calls import CallRecord
+from ..domain.call_model import CallRecord
 from ..domain.ports import CallStore
 
 

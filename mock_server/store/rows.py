@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from ..domain.allocations import Allocation
-from ..domain.calls import CallRecord, Leg, Script
+from ..domain.call_model import CallRecord, Leg, Script
 from ..domain.deliveries import Delivery
 
 

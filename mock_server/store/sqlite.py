@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..domain.allocations import Allocation
-from ..domain.calls import CallRecord
+from ..domain.call_model import CallRecord
 from ..domain.changes import Changeset, RuntimeState, StoreUnavailable
 from ..domain.deliveries import Delivery
 from . import rows
@@ -366,12 +366,13 @@ class _CallUnpickler(pickle.Unpickler):
     """Reads format-1 call rows: only the call classes, nothing else a pickle could name."""
 
     def find_class(self, module: str, name: str) -> Any:
-        from ..domain import calls
+        from ..domain import call_model
 
+        # Format 1 named them by the module they were in then.
         allowed = {
-            ("mock_server.domain.calls", "CallRecord"): calls.CallRecord,
-            ("mock_server.domain.calls", "Leg"): calls.Leg,
-            ("mock_server.domain.calls", "Script"): calls.Script,
+            ("mock_server.domain.calls", "CallRecord"): call_model.CallRecord,
+            ("mock_server.domain.calls", "Leg"): call_model.Leg,
+            ("mock_server.domain.calls", "Script"): call_model.Script,
         }
         found = allowed.get((module, name))
         if found is None:
