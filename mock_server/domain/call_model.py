@@ -7,14 +7,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
 from ..errors import InvalidCallRequest
 from ..numbers import national
-
-if TYPE_CHECKING:
-    pass
-
 
 RING_SECONDS = 3
 TALK_SECONDS = 10
@@ -24,12 +20,21 @@ DEFAULT_MAX_TIME_LIMIT = 14400
 PRICE_PER_MINUTE = Decimal("0.500")
 RECORDING_URL = "https://recordings.exomock.invalid/{account}/{sid}.mp3"
 
-# How a party behaves, chosen by the last four digits of its number.
-ANSWERS = "answers"
-NEVER_ANSWERS = "never-answers"
-REFUSES_BUSY = "busy"
-FAILS = "fails"
-NEVER_HANGS_UP = "never-hangs-up"
+class Behaviour(StrEnum):
+    """How a party behaves, chosen by the last four digits of its number."""
+
+    ANSWERS = "answers"
+    NEVER_ANSWERS = "never-answers"
+    REFUSES_BUSY = "busy"
+    FAILS = "fails"
+    NEVER_HANGS_UP = "never-hangs-up"
+
+
+ANSWERS = Behaviour.ANSWERS
+NEVER_ANSWERS = Behaviour.NEVER_ANSWERS
+REFUSES_BUSY = Behaviour.REFUSES_BUSY
+FAILS = Behaviour.FAILS
+NEVER_HANGS_UP = Behaviour.NEVER_HANGS_UP
 MAGIC_SUFFIXES = {
     "0000": NEVER_ANSWERS,
     "0001": REFUSES_BUSY,
@@ -39,29 +44,52 @@ MAGIC_SUFFIXES = {
 
 # -- the vocabulary of the spec --------------------------------------------------------------------
 
-ACTIVE = "active"
-TERMINAL = "terminal"
-COMPLETED = "completed"
-BUSY = "busy"
-NO_ANSWER = "no-answer"
-FAILED = "failed"
-CANCELED = "canceled"
+class CallState(StrEnum):
+    ACTIVE = "active"
+    TERMINAL = "terminal"
+
+
+class CallStatus(StrEnum):
+    """How a call or a leg ended."""
+
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+ACTIVE = CallState.ACTIVE
+TERMINAL = CallState.TERMINAL
+COMPLETED = CallStatus.COMPLETED
+BUSY = CallStatus.BUSY
+NO_ANSWER = CallStatus.NO_ANSWER
+FAILED = CallStatus.FAILED
+CANCELED = CallStatus.CANCELED
 ANSWERED_EVENT = "answered"
 TERMINAL_EVENT = "terminal"
 STATUS_CALLBACK = "click_to_call_status"
-OUTCOMES = {NEVER_ANSWERS: NO_ANSWER, REFUSES_BUSY: BUSY, FAILS: FAILED}
-V1_STATUSES = {COMPLETED: "completed", BUSY: "busy", NO_ANSWER: "no-answer",
+OUTCOMES: dict[str, CallStatus] = {NEVER_ANSWERS: NO_ANSWER, REFUSES_BUSY: BUSY, FAILS: FAILED}
+V1_STATUSES: dict[str, str] = {COMPLETED: "completed", BUSY: "busy", NO_ANSWER: "no-answer",
                FAILED: "failed", CANCELED: "no-answer"}
 V1_DIRECTION = "outbound-api"
 V1_INBOUND = "inbound"
 OUTBOUND = "outbound"
 INBOUND = "inbound"
 
-# Where a call is in its lifecycle.
-DIALLING_FROM = "dialling_from"
-DIALLING_TO = "dialling_to"
-TALKING = "talking"
-ENDED = "ended"
+class Phase(StrEnum):
+    """Where a click-to-call is in its lifecycle."""
+
+    DIALLING_FROM = "dialling_from"
+    DIALLING_TO = "dialling_to"
+    TALKING = "talking"
+    ENDED = "ended"
+
+
+DIALLING_FROM = Phase.DIALLING_FROM
+DIALLING_TO = Phase.DIALLING_TO
+TALKING = Phase.TALKING
+ENDED = Phase.ENDED
 
 
 def invalid_body(description: str) -> InvalidCallRequest:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Code, ExoBridgeError
@@ -38,18 +39,33 @@ from .call_model import COMPLETED, FAILED, INBOUND, Leg, Script
 if TYPE_CHECKING:
     from .backend import Backend
 
-RING_SECONDS = 5
+# The party an incoming call is routed to rings this long before it answers (a click-to-call's
+# parties ring `call_model.RING_SECONDS`).
+DIALLED_RING_SECONDS = 5
 NO_ANSWER_SECONDS = 30
 DEFAULT_TALK_SECONDS = 10
 RECORDINGS_BASE = "https://recordings.exomock.invalid/exobridge"
 
-CONNECTED = "connected"
-NOT_ANSWERED = "not_answered"
-BUSY = "busy"
-REFUSED_ONEWAY = "refused_oneway"
-VERIFICATION_FAILED = "verification_failed"
-NO_ALLOCATION = "no_allocation"
-NO_DESTINATION = "no_destination"
+class Outcome(StrEnum):
+    """How an incoming call ended for its caller (the control plane's `outcome`)."""
+
+    CONNECTED = "connected"
+    NOT_ANSWERED = "not_answered"
+    BUSY = "busy"
+    REFUSED_ONEWAY = "refused_oneway"
+    VERIFICATION_FAILED = "verification_failed"
+    NO_ALLOCATION = "no_allocation"
+    NO_DESTINATION = "no_destination"
+    CONNECT_FAILED = "connect_failed"
+
+
+CONNECTED = Outcome.CONNECTED
+NOT_ANSWERED = Outcome.NOT_ANSWERED
+BUSY = Outcome.BUSY
+REFUSED_ONEWAY = Outcome.REFUSED_ONEWAY
+VERIFICATION_FAILED = Outcome.VERIFICATION_FAILED
+NO_ALLOCATION = Outcome.NO_ALLOCATION
+NO_DESTINATION = Outcome.NO_DESTINATION
 
 
 @dataclass(frozen=True)
@@ -230,7 +246,7 @@ class IncomingCalls:
         else:
             result.dial_call_status = "completed"
             result.on_call_duration = call.talk_seconds
-            result.dial_call_duration = RING_SECONDS + call.talk_seconds
+            result.dial_call_duration = DIALLED_RING_SECONDS + call.talk_seconds
             self._end(result, CONNECTED, f"connected to {number}")
 
     def _record(self, tenant: Tenant, result: IncomingCallResult, start: float) -> None:
@@ -243,14 +259,14 @@ class IncomingCalls:
         legs = [caller_leg]
         connected = None
         end = begin
-        status = FAILED
+        status: str = FAILED
         if result.dialled is not None:
             caller_leg.answered_at = begin
             leg = Leg(sid=ids.hex(32), leg_number=2, contact=result.dialled, created_at=begin)
             legs.append(leg)
             end = begin + result.dial_call_duration
             if result.outcome == CONNECTED:
-                leg.answered_at = begin + RING_SECONDS
+                leg.answered_at = begin + DIALLED_RING_SECONDS
                 connected, status = 1, COMPLETED
                 result.connected_to = result.dialled
             else:
