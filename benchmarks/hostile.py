@@ -189,7 +189,7 @@ async def _hold(port: int, deadline: float, counts: dict[str, int]) -> None:
             continue
         counts["opened"] += 1
         try:
-            writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: mock\r\nX-Never: ")
+            writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: localhost\r\nX-Never: ")
             left = deadline - time.monotonic()
             await asyncio.wait_for(reader.read(), max(left, 0.01))
             counts["closed by the server"] += 1
@@ -252,15 +252,15 @@ def _repeat(port: int, sizes: Sizes, heads: list[bytes], total: int, chunk: byte
 
 
 def big_header(port: int, sizes: Sizes) -> str:
-    head = b"GET /_mock/health HTTP/1.1\r\nHost: mock\r\nX-Big: "
+    head = b"GET /_mock/health HTTP/1.1\r\nHost: localhost\r\nX-Big: "
     return _repeat(port, sizes, [head] * CLIENTS, sizes.header_mb * 1_000_000, b"a" * 65536)
 
 
 def big_body(port: int, sizes: Sizes) -> str:
     total = sizes.body_mb * 1_000_000
-    declared = (b"POST /_mock/clock/advance HTTP/1.1\r\nHost: mock\r\n"
+    declared = (b"POST /_mock/clock/advance HTTP/1.1\r\nHost: localhost\r\n"
                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % total)
-    chunked = (b"POST /_mock/clock/advance HTTP/1.1\r\nHost: mock\r\n"
+    chunked = (b"POST /_mock/clock/advance HTTP/1.1\r\nHost: localhost\r\n"
                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b"10000\r\n" + b" " * 65536 + b"\r\n"
     return _repeat(port, sizes, [declared, chunked] * (CLIENTS // 2), total, chunk)

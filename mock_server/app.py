@@ -26,6 +26,7 @@ from .domain.ports import Store
 from .errors import CallRefused, CallsApiError, Code, ExoBridgeError
 from .ids import IdSource
 from .routes import calls, classic, control, dashboard, greenpin, greenvn, simulator
+from .routes.browsers import BrowserGuard
 from .routes.context import ApiContext
 from .routes.envelopes import error_body, is_greenvn_path
 from .routes.guard import ControlGuard
@@ -182,6 +183,7 @@ def create_app(
     callback_transport: httpx.AsyncBaseTransport | None = None,
     tune_gc: bool = True,
     control_token: str | None = None,
+    loopback_only: bool = False,
 ) -> Starlette:
     """The mock, on the given settings (the embedded default when none).
 
@@ -190,6 +192,8 @@ def create_app(
     collector off the long-lived state once the app is served (see `gc_tuning`); code that runs
     the app inside another program's process turns it off. The app closes the state when it
     stops. With `control_token`, every `/_mock/` request must carry it (`routes/guard.py`).
+    With `loopback_only` (served on a loopback address), requests naming another host are
+    refused; `/_mock/` requests from other web pages always are (`routes/browsers.py`).
     """
     settings = settings or Settings.load()
     spec = spec or Spec()
@@ -242,7 +246,11 @@ def create_app(
             control.ControlError: control.control_error,
             HTTPException: http_error,
         },
-        middleware=[Middleware(ControlGuard, token=control_token), Middleware(InternalErrors)],
+        middleware=[
+            Middleware(BrowserGuard, loopback_only=loopback_only),
+            Middleware(ControlGuard, token=control_token),
+            Middleware(InternalErrors),
+        ],
         lifespan=lifespan,
     )
     app.state.context = context

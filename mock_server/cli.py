@@ -4,7 +4,6 @@ server against the contract (`check`)."""
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import sys
@@ -58,7 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
             listener.close()
             print(f"exomock: {exc}", file=sys.stderr)
             return 2
-    app = create_app(settings, state=state, seed=args.seed, control_token=token)
+    app = create_app(settings, state=state, seed=args.seed, control_token=token,
+                     loopback_only=_loopback(args.host))
     tenants = ", ".join(settings.tenants)
     bound = listener.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -100,12 +100,9 @@ def _control_token_problem(host: str, token: str | None) -> str | None:
 
 
 def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    from .routes.browsers import loopback_host
+
+    return loopback_host(host)
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:

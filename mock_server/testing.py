@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 
 from .app import create_app
+from .routes.browsers import loopback_host
 from .serving import uvicorn_config
 from .settings import Settings
 from .store.base import Store
@@ -53,7 +54,7 @@ class MockServer:
         # Inside someone else's process: leave its garbage collector alone.
         self.app = create_app(
             settings, store=store, state=state, seed=seed, tune_gc=False,
-            control_token=control_token,
+            control_token=control_token, loopback_only=loopback_host(host),
         )
         self.settings: Settings = self.app.state.settings
         self.tenant_id = DEFAULT_TENANT

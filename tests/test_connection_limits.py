@@ -26,7 +26,7 @@ from mock_server.serving import uvicorn_config
 from mock_server.settings import DEFAULT_CONFIG_PATH, Settings
 from mock_server.testing import MockServer, free_port
 
-GET = b"GET /_mock/health HTTP/1.1\r\nHost: mock\r\n"
+GET = b"GET /_mock/health HTTP/1.1\r\nHost: localhost\r\n"
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_headers_within_the_limit_pass_even_when_their_body_comes_in_the_same_pa
     padding = b"a" * (8192 - len(GET) - 200)
     body = json.dumps({"seconds": 1, "pad": "x" * 20000}).encode()
     with connect(mock) as sock:
-        sock.sendall(b"POST /_mock/clock/advance HTTP/1.1\r\nHost: mock\r\nX-Padding: " + padding
+        sock.sendall(b"POST /_mock/clock/advance HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + padding
                      + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
                      + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         status, _ = status_and_body(answer_of(sock))
@@ -134,7 +134,7 @@ def test_headers_that_trickle_in_are_cut_off_with_408(mock):
         started = time.monotonic()
         sock.sendall(b"GET /_mock/health HTTP/1.1\r\n")
         time.sleep(0.2)
-        sock.sendall(b"Host: mock\r\n")
+        sock.sendall(b"Host: localhost\r\n")
         raw = answer_of(sock)
     assert 0.4 < time.monotonic() - started < 2
     assert status_and_body(raw) == (
@@ -151,7 +151,7 @@ def test_a_connection_that_asks_nothing_is_closed_without_an_answer(mock):
 def test_a_body_that_does_not_arrive_in_time_closes_the_connection_and_changes_nothing(mock):
     before = httpx.get(mock.url("/_mock/clock")).json()["offset_seconds"]
     with connect(mock) as sock:
-        sock.sendall(b"POST /_mock/clock/advance HTTP/1.1\r\nHost: mock\r\n"
+        sock.sendall(b"POST /_mock/clock/advance HTTP/1.1\r\nHost: localhost\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
                      b'{"seconds": 60')
         started = time.monotonic()
