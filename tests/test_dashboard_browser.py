@@ -258,7 +258,9 @@ def test_a_narrow_window_needs_no_sideways_scrolling(browser, mock, artefacts):
         browser.set_window_size(1280, 800)
 
 
-def test_a_call_in_progress_shows_no_outcome_and_its_answered_legs_talking(browser, mock):
+def test_a_call_in_progress_shows_no_outcome_and_its_answered_legs_talking(
+    browser, mock, artefacts
+):
     create(mock, allocation(a={"numbers": ["7987686145"], "vns": [VN]}))
     placed = httpx.post(mock.url("/_mock/calls/incoming"), json={
         "vn": VN, "from": "+917987686145", "talk_seconds": 600})
@@ -271,6 +273,7 @@ def test_a_call_in_progress_shows_no_outcome_and_its_answered_legs_talking(brows
     legs = [e.text for e in browser.find_elements(By.CSS_SELECTOR, f"{card} .leg")]
     assert len(legs) == 2
     assert all("talking" in leg and "ringing" not in leg for leg in legs), legs
+    browser.save_screenshot(str(artefacts / "call-in-progress.png"))
 
 
 def test_a_narrow_delivery_fits_keeps_the_field_in_focus_and_masks_a_password(

@@ -162,7 +162,7 @@ function renderCalls(answer) {
       " · outcome ", call.outcome ? pill(call.outcome) : "—",
       call.connected_to ? ` · connected to ${call.connected_to}` : "",
       call.duration !== null ? ` · ${call.duration} s` : ""),
-    timeline(call),
+    timeline(call, mockNow() - Date.parse(call.created_at) / 1000),
     call.callbacks.length
       ? el("p", {}, "Callbacks: ", call.callbacks.map((d) => el("span", { class: "callback-ref" }, d.event, " ", pill(d.outcome), " ")))
       : el("p", { class: "muted" }, "No callbacks."))));
