@@ -286,6 +286,7 @@ def test_a_narrow_delivery_fits_keeps_the_field_in_focus_and_masks_a_password(
     browser.set_window_size(400, 800)
     try:
         open_page(browser, mock, "callbacks")
+        browser.get_log("browser")  # from here on, the page must log no error
         first = "#callbacks-list li:first-child"
         wait_for(browser, lambda: "delivered" in text_of(browser, first))
         events = browser.find_elements(By.CSS_SELECTOR, "#fake-form [name=event] option")
@@ -311,6 +312,7 @@ def test_a_narrow_delivery_fits_keeps_the_field_in_focus_and_masks_a_password(
         assert browser.switch_to.active_element == field
         field.send_keys("Z")
         assert field.get_attribute("value") == "http://aZb"
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         browser.set_window_size(1280, 800)
 

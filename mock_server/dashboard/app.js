@@ -55,9 +55,9 @@ function pager(name, total) {
   const shown = Math.min(page * view.pageSize, total);
   const go = (to) => () => { view.pages[name] = to; refresh(); };
   box.replaceChildren(
-    el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: go(page - 1) }, "Newer"),
+    el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: go(page - 1), id: `${name}-newer` }, "Newer"),
     el("span", {}, `${first.toLocaleString()}–${shown.toLocaleString()} of ${total.toLocaleString()}`),
-    el("button", { type: "button", class: "secondary", disabled: page >= last, onclick: go(page + 1) }, "Older"));
+    el("button", { type: "button", class: "secondary", disabled: page >= last, onclick: go(page + 1), id: `${name}-older` }, "Older"));
 }
 
 function changed(name, answer) {
@@ -77,16 +77,16 @@ function place(list, items) {
   while (list.children.length > items.length) list.lastElementChild.remove();
 }
 
-// Runs a re-render and, should it take the focus from a field the user is in, puts the focus
-// (and the caret) back in that field, or in the field that took its place (the same id).
+// Runs a re-render and, should it take the focus from a field (or a pager's button) the user is
+// in, puts the focus (and the caret) back there, or in what took its place (the same id).
 function keepingFocus(render) {
   const field = document.activeElement;
-  const typing = field && field.matches("input, textarea, select") ? field : null;
+  const held = field && field.matches("input, textarea, select, .pager button") ? field : null;
   let caret = null;
-  try { caret = typing ? [typing.selectionStart, typing.selectionEnd] : null; } catch (_) { caret = null; }
+  try { caret = held ? [held.selectionStart, held.selectionEnd] : null; } catch (_) { caret = null; }
   render();
-  if (!typing || document.activeElement === typing) return;
-  const back = typing.isConnected ? typing : (typing.id && document.getElementById(typing.id));
+  if (!held || document.activeElement === held) return;
+  const back = held.isConnected ? held : (held.id && document.getElementById(held.id));
   if (!back) return;
   back.focus({ preventScroll: true });
   if (caret && caret[0] !== null) {
