@@ -258,6 +258,65 @@ def test_a_narrow_window_needs_no_sideways_scrolling(browser, mock, artefacts):
         browser.set_window_size(1280, 800)
 
 
+def test_a_call_in_progress_shows_no_outcome_and_its_answered_legs_talking(
+    browser, mock, artefacts
+):
+    create(mock, allocation(a={"numbers": ["7987686145"], "vns": [VN]}))
+    placed = httpx.post(mock.url("/_mock/calls/incoming"), json={
+        "vn": VN, "from": "+917987686145", "talk_seconds": 600})
+    assert placed.status_code == 200, placed.text
+    mock.advance_clock(8)  # both legs answered, the talk far from over
+    open_page(browser, mock, "calls")
+    card = "#calls-list li"
+    wait_for(browser, lambda: shows(browser, card, "talking"))
+    assert "status in progress · outcome —" in text_of(browser, card)
+    legs = [e.text for e in browser.find_elements(By.CSS_SELECTOR, f"{card} .leg")]
+    assert len(legs) == 2
+    assert all("talking" in leg and "ringing" not in leg for leg in legs), legs
+    browser.save_screenshot(str(artefacts / "call-in-progress.png"))
+
+
+def test_a_narrow_delivery_fits_keeps_the_field_in_focus_and_masks_a_password(
+    browser, mock, receiver, artefacts
+):
+    hook = receiver.url_for("/hooks").replace("http://", "http://user:hunter2@")
+    mock.set_callback_urls({"*": hook})
+    create(mock, allocation(deallocation_policy={"duration": "10s"}))
+    mock.advance_clock(60)
+    browser.set_window_size(400, 800)
+    try:
+        open_page(browser, mock, "callbacks")
+        browser.get_log("browser")  # from here on, the page must log no error
+        first = "#callbacks-list li:first-child"
+        wait_for(browser, lambda: "delivered" in text_of(browser, first))
+        events = browser.find_elements(By.CSS_SELECTOR, "#fake-form [name=event] option")
+        offered = {e.get_attribute("value") for e in events}
+        assert "deallocation" in offered
+        assert not offered & {"connect_applet_request", "connect_applet_response"}
+        browser.find_element(By.CSS_SELECTOR, f"{first} summary").click()
+        wait_for(browser, lambda: "HTTP 200" in text_of(browser, first))
+        assert "user:•••@127.0.0.1" in text_of(browser, first)
+        assert "hunter2" not in browser.find_element(By.ID, "callbacks").text
+        page_width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert page_width <= browser.execute_script("return window.innerWidth")
+        browser.save_screenshot(str(artefacts / "narrow-delivery.png"))
+
+        # The page re-renders under a field being typed in: the focus and the caret stay.
+        field = browser.find_element(By.CSS_SELECTOR, f"{first} input[name=url]")
+        field.send_keys("http://ab", Keys.ARROW_LEFT)
+        sent = httpx.post(mock.url("/_mock/callbacks/fake"), json={
+            "event": "deallocation", "url": receiver.url_for("/fake")})
+        assert sent.status_code == 202, sent.text
+        wait_for(browser, lambda: len(browser.find_elements(
+            By.CSS_SELECTOR, "#callbacks-list > li")) == 2)
+        assert browser.switch_to.active_element == field
+        field.send_keys("Z")
+        assert field.get_attribute("value") == "http://aZb"
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    finally:
+        browser.set_window_size(1280, 800)
+
+
 def test_with_a_control_token_the_page_asks_for_it_once(browser, artefacts):
     with MockServer(control_token=TOKEN) as guarded:
         create(guarded, allocation("order-guarded"))

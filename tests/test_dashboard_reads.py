@@ -212,6 +212,11 @@ def test_the_overview_counts_each_tenants_allocations_and_calls(client, control_
     assert (demo["active"], demo["vault"], demo["calls"]) == (1, 1, 0)
     assert "+916292134464" in demo["vns"]
     assert "deallocation" in body(answer)["events"]
+    # The fake form offers what a receiver gets as a POST: not the Connect applet's GET.
+    assert "deallocation" in body(answer)["posted_events"]
+    assert "connect_applet_request" in body(answer)["events"]
+    assert not {"connect_applet_request", "connect_applet_response"} & set(
+        body(answer)["posted_events"])
 
 
 def test_a_click_to_call_shows_its_legs_and_status_callbacks(client, control_spec):
@@ -231,3 +236,40 @@ def test_a_click_to_call_shows_its_legs_and_status_callbacks(client, control_spe
     assert [(leg["start_offset"], leg["answer_offset"]) for leg in call["legs"]] == [
         (0, 3), (3, 6)]
     assert [c["event"] for c in call["callbacks"]] == ["click_to_call_status"] * 2
+
+
+def test_a_call_in_progress_has_no_outcome_yet_and_its_answered_legs_are_talking(
+    client, control_spec
+):
+    create(client, allocation(a={"numbers": ["7987686145"], "vns": ["6292134464"]}))
+    simulated = client.post("/_mock/calls/incoming", json={
+        "vn": "+916292134464", "from": "+917987686145", "talk_seconds": 600})
+    assert simulated.status_code == 200, simulated.text
+    client.post("/_mock/clock/advance", json={"seconds": 8})
+    answer = client.get("/_mock/calls")
+    check_control_answer(control_spec, "GET", "/_mock/calls", answer)
+    (call,) = body(answer)["calls"]
+    assert (call["state"], call["status"], call["outcome"]) == ("active", None, None)
+    assert [(leg["state"], leg["status"]) for leg in call["legs"]] == [("talking", None)] * 2
+
+    client.post("/_mock/clock/advance", json={"seconds": 600})
+    (call,) = body(client.get("/_mock/calls"))["calls"]
+    assert (call["state"], call["status"], call["outcome"]) == (
+        "terminal", "completed", "completed")
+    assert [(leg["state"], leg["status"]) for leg in call["legs"]] == [("ended", "completed")] * 2
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"event": "no_such_event"}, "event must be a callback event (the overview's events)"),
+        ({"event": "e" * 5000}, "event is longer than 64 characters"),
+        ({"outcome": "lost"}, "outcome must be one of pending, delivered, failed, not_sent"),
+    ],
+)
+def test_an_unknown_event_or_outcome_filter_is_refused(client, control_spec, params, message):
+    response = client.get("/_mock/callbacks/recent", params=params)
+    check_control_answer(control_spec, "GET", "/_mock/callbacks/recent", response)
+    assert (response.status_code, response.json()) == (400, {"error": message})
+    known = client.get("/_mock/callbacks/recent", params={"event": "connect_applet_request"})
+    assert known.status_code == 200

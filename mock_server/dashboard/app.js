@@ -55,9 +55,9 @@ function pager(name, total) {
   const shown = Math.min(page * view.pageSize, total);
   const go = (to) => () => { view.pages[name] = to; refresh(); };
   box.replaceChildren(
-    el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: go(page - 1) }, "Newer"),
+    el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: go(page - 1), id: `${name}-newer` }, "Newer"),
     el("span", {}, `${first.toLocaleString()}–${shown.toLocaleString()} of ${total.toLocaleString()}`),
-    el("button", { type: "button", class: "secondary", disabled: page >= last, onclick: go(page + 1) }, "Older"));
+    el("button", { type: "button", class: "secondary", disabled: page >= last, onclick: go(page + 1), id: `${name}-older` }, "Older"));
 }
 
 function changed(name, answer) {
@@ -65,6 +65,33 @@ function changed(name, answer) {
   if (view.seen[name] === text) return false;
   view.seen[name] = text;
   return true;
+}
+
+// Puts `items` in `list` in order, moving only the nodes out of place: a node left where it is
+// keeps the keyboard focus and the caret of a field in it.
+function place(list, items) {
+  items.forEach((item, index) => {
+    const here = list.children[index];
+    if (here !== item) list.insertBefore(item, here || null);
+  });
+  while (list.children.length > items.length) list.lastElementChild.remove();
+}
+
+// Runs a re-render and, should it take the focus from a field (or a pager's button) the user is
+// in, puts the focus (and the caret) back there, or in what took its place (the same id).
+function keepingFocus(render) {
+  const field = document.activeElement;
+  const held = field && field.matches("input, textarea, select, .pager button") ? field : null;
+  let caret = null;
+  try { caret = held ? [held.selectionStart, held.selectionEnd] : null; } catch (_) { caret = null; }
+  render();
+  if (!held || document.activeElement === held) return;
+  const back = held.isConnected ? held : (held.id && document.getElementById(held.id));
+  if (!back) return;
+  back.focus({ preventScroll: true });
+  if (caret && caret[0] !== null) {
+    try { back.setSelectionRange(caret[0], caret[1]); } catch (_) { /* not a text field */ }
+  }
 }
 
 // -- the views --------------------------------------------------------------------------------
@@ -92,7 +119,8 @@ function fillForms() {
   const vns = $("#incoming-form [name=vn]");
   vns.replaceChildren(...tenant.vns.map((vn) => el("option", { value: vn }, vn)));
   const events = view.overview.events;
-  $("#fake-form [name=event]").replaceChildren(...events.map((e) => el("option", { value: e }, e)));
+  // Only the events a receiver gets as a POST: not the Connect applet's GET nor its answer.
+  $("#fake-form [name=event]").replaceChildren(...view.overview.posted_events.map((e) => el("option", { value: e }, e)));
   const filter = $("#event-filter");
   filter.replaceChildren(el("option", { value: "" }, "any"), ...events.map((e) => el("option", { value: e }, e)));
   $("#curl-example").textContent =
@@ -134,7 +162,7 @@ function renderCalls(answer) {
       " · outcome ", call.outcome ? pill(call.outcome) : "—",
       call.connected_to ? ` · connected to ${call.connected_to}` : "",
       call.duration !== null ? ` · ${call.duration} s` : ""),
-    timeline(call),
+    timeline(call, mockNow() - Date.parse(call.created_at) / 1000),
     call.callbacks.length
       ? el("p", {}, "Callbacks: ", call.callbacks.map((d) => el("span", { class: "callback-ref" }, d.event, " ", pill(d.outcome), " ")))
       : el("p", { class: "muted" }, "No callbacks."))));
@@ -176,7 +204,7 @@ function renderCallbacks(answer) {
     }
     return li;
   });
-  list.replaceChildren(...items);
+  place(list, items);
   pager("callbacks", answer.total);
 }
 
@@ -195,7 +223,7 @@ async function refresh() {
   polling = true;
   try {
     const overview = await api("GET", "/_mock/overview");
-    if (changed("overview", overview)) renderOverview(overview);
+    if (changed("overview", overview)) keepingFocus(() => renderOverview(overview));
     else setClock(overview.clock);
     const tenant = view.tenant;
     const paging = { tenant_id: tenant, page: 0, page_size: view.pageSize };
@@ -203,14 +231,14 @@ async function refresh() {
       const q = query({ ...paging, page: view.pages.allocations, q: $("#search").value.trim(), state: $("#state-filter").value });
       const answer = await api("GET", "/_mock/allocations?" + q);
       const { clock, ...rest } = answer;
-      if (changed("allocations", rest)) renderAllocations(answer); else setClock(clock);
+      if (changed("allocations", rest)) keepingFocus(() => renderAllocations(answer)); else setClock(clock);
     } else if (view.tab === "calls") {
       const answer = await api("GET", "/_mock/calls?" + query({ ...paging, page: view.pages.calls }));
-      if (changed("calls", answer)) renderCalls(answer);
+      if (changed("calls", answer)) keepingFocus(() => renderCalls(answer));
     } else if (view.tab === "callbacks") {
       const q = query({ ...paging, page: view.pages.callbacks, event: $("#event-filter").value, outcome: $("#outcome-filter").value });
       const answer = await api("GET", "/_mock/callbacks/recent?" + q);
-      if (changed("callbacks", answer)) renderCallbacks(answer);
+      if (changed("callbacks", answer)) keepingFocus(() => renderCallbacks(answer));
     }
   } catch (error) {
     say("Cannot read the mock: " + error.message, true);

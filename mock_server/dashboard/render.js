@@ -36,14 +36,28 @@ export function party(p, label) {
     p.pins.length ? el("small", {}, "PIN " + p.pins.join(", ")) : null);
 }
 
-export function timeline(call) {
-  const end = Math.max(1, call.duration || 0, ...call.legs.map((l) => l.end_offset || l.answer_offset || l.start_offset));
+// A leg as it stands at `elapsed` seconds into its call, on the mock's clock: how it ended,
+// talking once answered, ringing before (the control plane's `state` says the same).
+function legState(leg, elapsed) {
+  if (leg.status) return pill(leg.status);
+  return leg.answer_offset !== null && leg.answer_offset <= elapsed ? pill("talking") : "ringing…";
+}
+
+// A URL as the page shows it: a password in it masked (`http://user:•••@host/`).
+export function masked(url) {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#]*@/i, "$1•••@");
+}
+
+// The legs of a call on a time line; `elapsed`, seconds since the call started on the mock's clock.
+export function timeline(call, elapsed) {
+  const end = Math.max(1, call.duration || 0, call.ended_at ? 0 : elapsed,
+    ...call.legs.map((l) => l.end_offset || l.answer_offset || l.start_offset));
   const pct = (t) => (100 * t / end).toFixed(2) + "%";
   return el("div", { class: "timeline", "aria-label": "legs" }, call.legs.map((leg) => {
     const answered = leg.answer_offset;
     const stop = leg.end_offset ?? end;
     return el("div", { class: "leg" },
-      el("span", {}, `Leg ${leg.leg_number} `, el("span", { class: "mono" }, leg.contact), " ", leg.status ? pill(leg.status) : "ringing…"),
+      el("span", {}, `Leg ${leg.leg_number} `, el("span", { class: "mono" }, leg.contact), " ", legState(leg, elapsed)),
       el("div", { class: "track", title: `starts +${leg.start_offset}s, answered ${answered === null ? "never" : "+" + answered + "s"}, ends ${leg.end_offset === null ? "—" : "+" + leg.end_offset + "s"}` },
         el("span", { class: "ring", style: { left: pct(leg.start_offset), width: pct((answered ?? stop) - leg.start_offset) } }),
         answered === null ? null : el("span", { class: "talk", style: { left: pct(answered), width: pct(stop - answered) } })));
@@ -57,7 +71,7 @@ export function attemptRow(attempt) {
 
 export function deliveryBody(d) {
   return el("div", { class: "delivery-body" },
-    el("p", { class: "small" }, `to ${d.url || "(no URL configured: not sent)"} · logged ${d.created_at}`,
+    el("p", { class: "small" }, `to ${d.url ? masked(d.url) : "(no URL configured: not sent)"} · logged ${d.created_at}`,
       d.redelivery_of ? ` · redelivery of ${d.redelivery_of}` : ""),
     d.attempts.length
       ? el("table", { class: "attempts" }, el("thead", {}, el("tr", {}, ["#", "time", "status or error", "latency"].map((h) => el("th", { scope: "col" }, h)))),

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..callbacks.connect_fetch import CONNECT_REQUEST, CONNECT_RESPONSE
 from ..callbacks.dispatcher import CallbackSchemaViolation
 from ..clock import format_iso
 from ..domain.allocations import ACTIVE, VAULT
@@ -51,6 +52,7 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 DEFAULT_PAGE_SIZE = 50
+NOT_POSTED = frozenset({CONNECT_REQUEST, CONNECT_RESPONSE})
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -135,6 +137,9 @@ async def overview(request: Request) -> JSONResponse:
         "clock": _clock_body(request),
         "tenants": tenants,
         "events": sorted(ctx.spec.callback_schemas),
+        # The events sent as a POST of their payload (a fake of one is what a receiver gets):
+        # not the Connect applet's GET and the answer it expects.
+        "posted_events": sorted(set(ctx.spec.callback_schemas) - NOT_POSTED),
         "callbacks": dispatcher.summary(),
     })
 
@@ -161,7 +166,16 @@ async def list_allocations(request: Request) -> JSONResponse:
     })
 
 
-def _leg(leg: Leg, start: float) -> dict[str, Any]:
+def _leg_state(leg: Leg, now: float) -> str:
+    """Where a leg is on the mock's clock: `ringing`, `talking` (answered, not ended), `ended`."""
+    if leg.ended_at is not None and leg.ended_at <= now:
+        return "ended"
+    if leg.answered_at is not None and leg.answered_at <= now:
+        return "talking"
+    return "ringing"
+
+
+def _leg(leg: Leg, start: float, now: float) -> dict[str, Any]:
     def offset(at: float | None) -> float | None:
         return None if at is None else round(at - start, 3)
 
@@ -169,6 +183,7 @@ def _leg(leg: Leg, start: float) -> dict[str, Any]:
         "leg_number": leg.leg_number,
         "contact": leg.contact,
         "direction": leg.direction,
+        "state": _leg_state(leg, now),
         "status": leg.status,
         "start_offset": offset(leg.created_at),
         "answer_offset": offset(leg.answered_at),
@@ -176,7 +191,7 @@ def _leg(leg: Leg, start: float) -> dict[str, Any]:
     }
 
 
-def _call(call: CallRecord, callbacks: list[Delivery]) -> dict[str, Any]:
+def _call(call: CallRecord, callbacks: list[Delivery], now: float) -> dict[str, Any]:
     incoming = call.direction == V1_INBOUND
     return {
         "sid": call.sid,
@@ -186,13 +201,14 @@ def _call(call: CallRecord, callbacks: list[Delivery]) -> dict[str, Any]:
         "virtual_number": call.virtual_number,
         "state": call.state,
         "status": call.status,
-        # How an incoming call ends is decided when it comes in; a click-to-call's, as it goes.
-        "outcome": call.script.status if call.script is not None else call.status,
+        # How the call ended, once it has: an incoming call's course is decided when it comes
+        # in, but what is not yet played out is not shown as done.
+        "outcome": None if call.active else call.status,
         "connected_to": call.connected_to,
         "created_at": format_iso(call.created_at),
         "ended_at": None if call.ended_at is None else format_iso(call.ended_at),
         "duration": call.total_duration,
-        "legs": [_leg(leg, call.created_at) for leg in call.legs],
+        "legs": [_leg(leg, call.created_at, now) for leg in call.legs],
         "callbacks": [
             {"id": d.id, "event": d.event, "outcome": d.outcome, "url": d.url} for d in callbacks
         ],
@@ -206,12 +222,13 @@ async def list_calls(request: Request) -> JSONResponse:
     found = calls_page(backend.state.calls.calls(tenant.tenant_id), offset, size)
     log = request.app.state.dispatcher.log
     caused = deliveries_by_call(log.find(tenant_id=tenant.tenant_id), {c.sid for c in found.items})
+    now = backend.now()
     return JSONResponse({
         "tenant_id": tenant.tenant_id,
         "page": number,
         "page_size": size,
         "total": found.total,
-        "calls": [_call(c, caused[c.sid]) for c in found.items],
+        "calls": [_call(c, caused[c.sid], now) for c in found.items],
     })
 
 
@@ -227,6 +244,8 @@ def _schema_verdict(request: Request, delivery: Delivery) -> str | None:
 async def recent_callbacks(request: Request) -> JSONResponse:
     tenant_id = _tenant_id(request)
     event = _text(request, "event")
+    if event is not None and event not in context(request).spec.callback_schemas:
+        raise ControlError("event must be a callback event (the overview's events)")
     outcome = request.query_params.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
         raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
