@@ -109,8 +109,8 @@ def test_headers_within_the_limit_pass_even_when_their_body_comes_in_the_same_pa
     padding = b"a" * (8192 - len(GET) - 200)
     body = json.dumps({"seconds": 1, "pad": "x" * 20000}).encode()
     with connect(mock) as sock:
-        sock.sendall(b"POST /_mock/clock/advance HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + padding
-                     + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        sock.sendall(b"POST /_mock/clock/advance HTTP/1.1\r\nHost: localhost\r\nX-Padding: "
+                     + padding + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
                      + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         status, _ = status_and_body(answer_of(sock))
     # Through the connection's limits to the app, which refuses the unknown member.
