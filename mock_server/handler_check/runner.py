@@ -132,7 +132,8 @@ def check_handler(
     """
     said = _option_problems(url, connect_url, secret, timeout, burst)
     if said:
-        raise HandlerCheckError("; ".join(said))
+        # One line on the terminal, whatever the options held.
+        raise HandlerCheckError(printable("; ".join(said)))
     chosen = _events(events)
 
     def emit(line: str) -> None:
