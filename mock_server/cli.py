@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -229,10 +230,13 @@ def _check_handler(args: argparse.Namespace) -> int:
     """Checks a consumer's webhook handler; 0 when every check passed, 1 otherwise."""
     from .handler_check import HandlerCheckError, check_handler
 
-    events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+    if args.junitxml is not None and (problem := _junit_problem(args.junitxml)) is not None:
+        print(f"exomock: --junitxml {problem}", file=sys.stderr)
+        return 2
     try:
         report = check_handler(
-            args.url, events=events, connect_url=args.connect_url,
+            # "a,b" as given: an empty list or item is refused, not taken for every event.
+            args.url, events=args.events, connect_url=args.connect_url,
             secret=args.secret or os.environ.get("EXOMOCK_HANDLER_SECRET") or None,
             timeout=args.timeout, burst=args.burst,
             # Each line as its check ends: a slow handler's run takes a while.
@@ -241,9 +245,27 @@ def _check_handler(args: argparse.Namespace) -> int:
     except HandlerCheckError as exc:
         print(f"exomock: {exc}", file=sys.stderr)
         return 2
-    if args.junitxml:
-        report.write_junit(args.junitxml)
+    if args.junitxml is not None:
+        try:
+            report.write_junit(args.junitxml)
+        except OSError as exc:
+            print(f"exomock: cannot write --junitxml {args.junitxml!r}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
     return 0 if report.ok else 1
+
+
+def _junit_problem(path: str) -> str | None:
+    """Why the JUnit report could not be written there, known before anything is sent."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{path!r} is a folder; give a file"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"{path!r}: the folder {str(folder)!r} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{path!r}: the folder {str(folder)!r} is not writable"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,9 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     handler.add_argument("--connect-url", metavar="URL",
                          help="a programmable Connect applet URL to check")
     handler.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
-                         help="seconds a delivery may take (default 15; the applet: 5 at most)")
+                         help="seconds one exchange may take as a whole, more than 0 and at most "
+                         "300 (default 15; the applet: 5 at most)")
     handler.add_argument("--burst", type=int, default=20, metavar="N",
-                         help="deliveries sent at once in the burst check (default 20)")
+                         help="deliveries of the burst check, 1 to 1000, sent by up to 16 "
+                         "concurrent senders (default 20)")
     handler.add_argument("--junitxml", metavar="FILE", help="write a JUnit XML report here")
     handler.set_defaults(run=_check_handler)
     return parser

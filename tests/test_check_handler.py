@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
+import socket
 import subprocess
 import threading
 import time
+import tracemalloc
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -30,6 +34,7 @@ from examples.handlers.broken import (
 from examples.handlers.correct import CallbackHandler
 from mock_server.cli import main
 from mock_server.handler_check import Outcome, Report, check_handler
+from mock_server.handler_check.delivery import Sender
 from mock_server.testing import free_port
 
 SECRET = "whsec_ZXhvbW9jay1leGFtcGxlLXNlY3JldC0yMDI1IQ=="
@@ -215,7 +220,7 @@ def test_a_connect_url_that_answers_after_the_deadline_is_caught() -> None:
                                connect_url=base + "/connect", timeout=0.2, burst=2)
     assert report.lines()[0].endswith(f"{base}/connect: valid JSON within 0.2 s")
     assert [(r.group, r.problem) for r in report.failures] == [
-        ("connect", "no whole answer within 0.2 s")
+        ("connect", "no answer within 0.2 s")
     ] * 3
 
 
@@ -225,7 +230,7 @@ def test_a_connect_url_that_answers_after_the_deadline_is_caught() -> None:
         (["--events", "call_completed,dealocation"], "unknown event 'dealocation'"),
         (["--events", "connect_applet_request"], "checked with --connect-url"),
         (["--secret", "hunter2"], "--secret must be 'whsec_' followed by base64"),
-        (["--timeout", "0"], "--timeout must be more than 0 seconds"),
+        (["--timeout", "0"], "--timeout must be a number of seconds more than 0 and at most 300"),
     ],
 )
 def test_options_that_cannot_work_are_refused(capsys, args: list[str], said: str) -> None:
@@ -257,3 +262,177 @@ def test_a_handler_nobody_listens_for_is_said_once(capsys) -> None:
     assert out == ""
     assert err.startswith(f"exomock: cannot connect to {url}: ")
     assert err.count("\n") == 1
+
+
+# A misbehaving handler's answer: given the connection, the request's method and a stop flag.
+RawAnswer = Callable[[socket.socket, bytes, threading.Event], None]
+# How long a raw handler misbehaves at most, so that a run without deadlines still ends.
+MISBEHAVE_SECONDS = 3.0
+
+
+@contextmanager
+def raw_handler(answer: RawAnswer) -> Iterator[tuple[str, list[int]]]:
+    """A handler on a bare socket, to misbehave as no framework lets one: it reads each request,
+    then `answer`s on its connection. Its base URL, and a list that counts the connections."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    connections: list[int] = []
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(MISBEHAVE_SECONDS)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                while length and len(body) < int(length.group(1)):
+                    body += conn.recv(65536)
+                answer(conn, head.split(b" ", 1)[0], stop)
+            except OSError:
+                pass  # the checker hung up: what the deadline is for
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connections.append(1)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", connections
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def dribble(conn: socket.socket, stop: threading.Event) -> None:
+    """One byte every 50 ms: each read of the checker's gets something, so none times out."""
+    ends = time.monotonic() + MISBEHAVE_SECONDS
+    while not stop.is_set() and time.monotonic() < ends:
+        conn.sendall(b"a")
+        time.sleep(0.05)
+
+
+def headers_byte_by_byte(conn: socket.socket, method: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nx-slow: ")
+    dribble(conn, stop)
+    conn.sendall(b"\r\ncontent-length: 0\r\n\r\n")
+
+
+def a_gigabyte_slowly(conn: socket.socket, method: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1073741824\r\n\r\n")
+    dribble(conn, stop)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [(headers_byte_by_byte, "no answer within 0.2 s"),
+     (a_gigabyte_slowly, "no whole answer within 0.2 s")],
+)
+def test_every_exchange_ends_at_its_deadline_whatever_the_handler_sends(
+    answer: RawAnswer, said: str
+) -> None:
+    started = time.monotonic()
+    with raw_handler(answer) as (base, _):
+        report = check_handler(base + "/callbacks/{event}", events=["verification_failed"],
+                               connect_url=base + "/connect", timeout=0.2, burst=1)
+    # 7 deliveries and 3 applet GETs of 0.2 s each, and the first HEAD; never the 3 s dribble.
+    assert time.monotonic() - started < 3.5
+    judged = [r for r in report.results if r.outcome is not Outcome.SKIPPED]
+    assert [r.group for r in report.failures] == [r.group for r in judged]
+    assert {r.group for r in judged} == {"payload", "delivery", "connect"}
+    assert all(said in (r.problem or "") for r in report.failures), report.text()
+
+
+def a_32_mb_answer(conn: socket.socket, method: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 33554432\r\n\r\n")
+    megabyte = b"x" * 1048576
+    for _ in range(32):
+        conn.sendall(megabyte)
+
+
+def test_an_answer_is_read_up_to_its_cap_and_said_cut() -> None:
+    with raw_handler(a_32_mb_answer) as (base, _), httpx.Client() as client:
+        sender = Sender(client, base + "/callbacks/{event}", None, 5.0)
+        tracemalloc.start()
+        try:
+            exchange = sender.post("deallocation", {"transaction_id": "t-1"})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 2 * 1048576
+    assert exchange.status == 500
+    assert exchange.outcome().endswith(" (answer cut at 64 KiB)")
+    assert len(exchange.answer) == 1000
+
+
+HOSTILE = b"\x00\x1b[2J\x1b[31mRED ]]> & <x> \xff\xfe \x07"
+
+
+def hostile_answer(conn: socket.socket, method: bytes, stop: threading.Event) -> None:
+    head = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: %d\r\n\r\n" % len(HOSTILE)
+    conn.sendall(head if method == b"HEAD" else head + HOSTILE)
+
+
+def test_what_a_handler_answers_is_escaped_on_the_terminal_and_in_junit(
+    capsys, tmp_path: Path
+) -> None:
+    junit = tmp_path / "report.xml"
+    with raw_handler(hostile_answer) as (base, _):
+        code, lines, _ = run_cli(capsys, "--url", base + "/callbacks/{event}",
+                                 "--events", "verification_failed", "--burst", "1",
+                                 "--connect-url", base + "/connect", "--junitxml", str(junit))
+    assert code == 1
+    out = "\n".join(lines)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", out)
+    assert "500 \\x00\\x1b[2J\\x1b[31mRED ]]> & <x> \ufffd\ufffd \\x07" in out
+    text = junit.read_bytes().decode("utf-8")
+    # Only what XML 1.0 allows, so that any parser reads it.
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", text)
+    failures = ET.parse(junit).getroot().findall("testsuite/testcase/failure")
+    assert failures
+    assert "\\x1b[2J\\x1b[31mRED ]]> & <x>" in failures[0].get("message", "")
+    assert "\\x1b[2J\\x1b[31mRED ]]> & <x>" in (failures[0].text or "")
+
+
+def answers_at_once(conn: socket.socket, method: bytes, stop: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+TIMEOUTS_TAKEN = "a number of seconds more than 0 and at most 300"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        *((["--timeout", value], f"--timeout must be {TIMEOUTS_TAKEN}")
+          for value in ("nan", "inf", "1e9", "-1")),
+        (["--burst", "1001"], "--burst must be from 1 to 1000"),
+        (["--events", ""], "--events must name at least one event"),
+        (["--events", "deallocation,,call_completed"], "has an empty item"),
+        (["--junitxml", "/nonexistent/dir/x.xml"], "the folder '/nonexistent/dir' does not exist"),
+        (["--url", "{base}/callbacks/{evnt}"], "--url has {evnt}: the only placeholder"),
+        (["--url", "{base}/callbacks/{event"], "--url has an unmatched brace"),
+    ],
+)
+def test_options_are_refused_before_anything_is_sent(
+    capsys, args: list[str], said: str
+) -> None:
+    with raw_handler(answers_at_once) as (base, connections):
+        code, lines, err = run_cli(capsys, "--url", base + "/callbacks/{event}",
+                                   *(arg.replace("{base}", base) for arg in args))
+    assert (code, lines, connections) == (2, [], [])
+    assert err.startswith("exomock: ")
+    assert err.count("\n") == 1
+    assert said in err

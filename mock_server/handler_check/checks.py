@@ -30,11 +30,13 @@ from .cases import UNKNOWN_MEMBER, cases, out_of_order, with_unknown_member
 from .delivery import Exchange, Sender, body_of, new_secret
 from .report import CheckResult, Outcome
 
-__all__ = ["CHECKS", "Context", "check"]
+__all__ = ["BURST_SENDERS", "CHECKS", "Context", "check"]
 
 # Standard Webhooks receivers refuse timestamps more than 5 minutes away; this is well past it.
 STALE_SECONDS = 15 * 60
 DUPLICATE_SEED = 21
+# The burst's deliveries are sent by this many threads at most, each waiting for its answer.
+BURST_SENDERS = 16
 # Seeds of connect_applet_request fakes: two first requests and one after a dial attempt.
 _CONNECT_SEEDS = (1, 2, 4)
 
@@ -125,22 +127,24 @@ def reordered(ctx: Context) -> Iterator[CheckResult]:
 
 @check
 def burst(ctx: Context) -> Iterator[CheckResult]:
-    """Many deliveries at once (a busy hour, or retries coming due together): all 2xx."""
+    """Many deliveries together (a busy hour, or retries coming due together), sent by up to
+    BURST_SENDERS concurrent senders: all 2xx."""
     payloads = [
         (event, payload)
         for index, event in enumerate(ctx.events)
         for payload in fake_many(event, _share(ctx.burst, len(ctx.events), index), seed=100)
     ]
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=min(len(payloads), 16) or 1) as pool:
+    senders = max(1, min(len(payloads), BURST_SENDERS))
+    with ThreadPoolExecutor(max_workers=senders) as pool:
         exchanges = list(pool.map(lambda item: ctx.sender.post(*item), payloads))
     elapsed = time.perf_counter() - started
     outcomes = Counter(e.outcome() for e in exchanges)
     got = ", ".join(f"{outcome} for {count} of {len(exchanges)}"
                     for outcome, count in outcomes.most_common())
-    result = CheckResult("delivery", f"a burst of {len(exchanges)} at once",
+    result = CheckResult("delivery", f"a burst of {len(exchanges)}, {senders} at a time",
                          f"{len(exchanges)} POSTs of {len({e for e, _ in payloads})} "
-                         "event(s) together",
+                         f"event(s) by {senders} concurrent sender(s)",
                          got, elapsed)
     refused = [(e, p) for e in exchanges if (p := ctx.sender.accepted(e)) is not None]
     if refused:
@@ -217,33 +221,19 @@ def _connect_validator() -> jsonschema_rs.Validator:
 
 
 def _fetch_connect(ctx: Context, query: dict[str, str]) -> tuple[Exchange, bytes]:
-    """GETs the applet URL as the provider does: the whole answer within the deadline."""
+    """GETs the applet URL as the provider does: the whole answer within the deadline, read up
+    to the mock's own limit."""
     assert ctx.connect_url is not None
     url = str(httpx.URL(ctx.connect_url).copy_merge_params(query))
     headers = {"accept": "application/json", "accept-encoding": "identity",
                "user-agent": "exomock-check-handler"}
-    exchange = Exchange("GET", url, headers)
-    content = bytearray()
-    started = time.perf_counter()
-    try:
-        with ctx.sender.client.stream("GET", url, headers=headers,
-                                      timeout=ctx.sender.timeout(ctx.connect_deadline)) as response:
-            exchange.status = response.status_code
-            encoding = response.headers.get("content-encoding", "identity").strip().lower()
-            if encoding not in ("", "identity"):
-                exchange.error = f"the answer is compressed ({encoding[:40]}); it must not be"
-            for chunk in response.iter_raw():
-                content += chunk
-                if len(content) > MAX_CONNECT_ANSWER_BYTES:
-                    exchange.error = f"the answer is over {MAX_CONNECT_ANSWER_BYTES} bytes"
-                    break
-    except httpx.TimeoutException:
-        exchange.error = f"no whole answer within {ctx.connect_deadline:g} s"
-    except httpx.HTTPError as exc:
-        exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    exchange.elapsed = time.perf_counter() - started
-    exchange.answer = content[:1000].decode("utf-8", errors="replace")
-    return exchange, bytes(content)
+    exchange, answer = ctx.sender.fetch(Exchange("GET", url, headers), ctx.connect_deadline,
+                                        MAX_CONNECT_ANSWER_BYTES)
+    if exchange.error is None and answer.encoding not in ("", "identity"):
+        exchange.error = f"the answer is compressed ({answer.encoding[:40]}); it must not be"
+    elif exchange.error is None and answer.cut:
+        exchange.error = f"the answer is over {MAX_CONNECT_ANSWER_BYTES} bytes"
+    return exchange, answer.content
 
 
 @check

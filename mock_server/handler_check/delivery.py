@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from ..callbacks.dispatcher import sign
+from .bounded import DELIVERY_ANSWER_CAP, Answer, bounded_request
 
 __all__ = ["Exchange", "Sender", "new_secret", "secret_problem"]
 
@@ -60,20 +61,33 @@ class Exchange:
     headers: dict[str, str]
     body: bytes = b""
     status: int | None = None
+    # The answer's beginning as text (it may hold anything: the report escapes it).
     answer: str = ""
+    # The answer was longer than this many bytes, and cut there.
+    cut_at: int | None = None
     error: str | None = None
     elapsed: float = 0.0
+
+    def take(self, answer: Answer, cap: int) -> None:
+        """Keeps what came back, the answer's text at most 1000 characters."""
+        self.status, self.error, self.elapsed = answer.status, answer.error, answer.elapsed
+        self.cut_at = cap if answer.cut else None
+        if answer.encoding in ("", "identity"):
+            self.answer = answer.content[:4000].decode("utf-8", errors="replace")[:1000]
+        elif answer.content:
+            self.answer = f"[a {answer.encoding[:40]}-encoded answer, not decoded]"
 
     def outcome(self) -> str:
         """What came back, in a few words: `200`, `500 "Internal Server Error"`, the error."""
         if self.error is not None:
             return self.error
+        cut = f" (answer cut at {self.cut_at // 1024} KiB)" if self.cut_at is not None else ""
         shown = " ".join(self.answer.split())
         if self.status is not None and not 200 <= self.status < 300 and shown:
             if len(shown) > _ANSWER_SHOWN:
                 shown = shown[: _ANSWER_SHOWN - 3] + "..."
-            return f"{self.status} {shown}"
-        return str(self.status)
+            return f"{self.status} {shown}{cut}"
+        return f"{self.status}{cut}"
 
     def curl(self) -> str:
         """The request as a curl command that sends the same bytes."""
@@ -100,9 +114,6 @@ class Sender:
         # A client given by the caller keeps its own timeouts (a Starlette TestClient takes
         # none); the deadline is still judged from the time each answer took.
         self.own_client = own_client
-
-    def timeout(self, seconds: float) -> float | httpx._client.UseClientDefault:
-        return seconds if self.own_client else httpx.USE_CLIENT_DEFAULT
 
     def target(self, event: str) -> str:
         return self.url.replace("{event}", event)
@@ -137,21 +148,17 @@ class Sender:
         return self.send(exchange)
 
     def send(self, exchange: Exchange) -> Exchange:
-        started = time.perf_counter()
-        try:
-            response = self.client.request(
-                exchange.method, exchange.url, headers=exchange.headers,
-                content=exchange.body or None, timeout=self.timeout(self.deadline),
-            )
-        except httpx.TimeoutException:
-            exchange.error = f"no answer within {self.deadline:g} s"
-        except httpx.HTTPError as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        else:
-            exchange.status = response.status_code
-            exchange.answer = response.text[:1000]
-        exchange.elapsed = time.perf_counter() - started
-        return exchange
+        """Sends a delivery, bounded as a whole by the run's deadline."""
+        return self.fetch(exchange, self.deadline, DELIVERY_ANSWER_CAP)[0]
+
+    def fetch(self, exchange: Exchange, deadline: float, cap: int) -> tuple[Exchange, Answer]:
+        """Sends the exchange; what came back as kept, and whole (up to `cap`)."""
+        answer = bounded_request(
+            self.client, exchange.method, exchange.url, headers=exchange.headers,
+            body=exchange.body, deadline=deadline, cap=cap, client_timeouts=not self.own_client,
+        )
+        exchange.take(answer, cap)
+        return exchange, answer
 
     def accepted(self, exchange: Exchange) -> str | None:
         """Why the exchange is not what the provider takes as delivered (None when it is)."""

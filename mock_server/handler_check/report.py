@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -9,7 +10,24 @@ from pathlib import Path
 
 from .delivery import Exchange
 
-__all__ = ["CheckResult", "Outcome", "Report"]
+__all__ = ["CheckResult", "Outcome", "Report", "printable"]
+
+# What a handler's answer may hold that would act on a terminal rather than show, or that XML 1.0
+# forbids: C0 and C1 controls and DEL, the marks that reorder text (bidirectional overrides and
+# isolates), line and paragraph separators, surrogates and the noncharacters U+FFFE and U+FFFF.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with what would act on a terminal (or break XML) escaped: ESC as `\\x1b`."""
+    return _UNPRINTABLE.sub(_escaped, text)
 
 
 class Outcome(StrEnum):
@@ -39,7 +57,8 @@ class CheckResult:
     def line(self) -> str:
         took = f" in {self.elapsed * 1000:.0f} ms" if self.outcome is not Outcome.SKIPPED else ""
         got = f" -> {self.got}" if self.got else ""
-        return f"{self.outcome.value:<4}  {self.group:<10}  {self.name} | {self.sent}{got}{took}"
+        line = f"{self.outcome.value:<4}  {self.group:<10}  {self.name} | {self.sent}{got}{took}"
+        return printable(line)
 
     def details(self) -> list[str]:
         """What follows the line of a failure (or a skip): why, and how to replay it."""
@@ -54,7 +73,7 @@ class CheckResult:
             else:
                 lines.append("replay (in order):")
             lines += commands
-        return lines
+        return [printable(line) for line in lines]
 
     def lines(self) -> list[str]:
         return [self.line(), *(f"      {detail}" for detail in self.details())]
@@ -88,7 +107,7 @@ class Report:
                 f"the handler is {verdict} for the provider's callbacks")
 
     def lines(self) -> list[str]:
-        lines = [self.title, *self.notes]
+        lines = [printable(self.title), *map(printable, self.notes)]
         for result in self.results:
             lines += result.lines()
         lines.append(self.summary())
@@ -115,13 +134,15 @@ class Report:
         for result in self.results:
             case = ET.SubElement(
                 suite, "testcase", classname=f"check_handler.{result.group}",
-                name=result.name, time=f"{result.elapsed:.3f}",
+                name=printable(result.name), time=f"{result.elapsed:.3f}",
             )
+            # Every text a handler may have put here is printable(), so the XML is well-formed.
+            message = printable(result.problem or result.outcome.name.lower())
             if result.outcome is Outcome.FAILED:
-                failure = ET.SubElement(case, "failure", message=result.problem or "failed")
+                failure = ET.SubElement(case, "failure", message=message)
                 failure.text = "\n".join([result.line(), *result.details()])
             elif result.outcome is Outcome.SKIPPED:
-                ET.SubElement(case, "skipped", message=result.problem or "skipped")
+                ET.SubElement(case, "skipped", message=message)
         root = ET.Element("testsuites")
         root.append(suite)
         ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
