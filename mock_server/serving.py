@@ -36,6 +36,9 @@ RESERVED_FIXED = 64
 # before it is closed.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 << 20
+# The rest of a body answered before its end (413) is read and dropped up to this much, so that
+# an ordinary client sending a few MB sees its 413; a longer one is cut off.
+UNREAD_BODY_BYTES = 16 << 20
 
 STATUS_TEXT = {408: "Request Timeout", 431: "Request Header Fields Too Large"}
 
@@ -152,7 +155,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and self.cycle.response_complete:
             # Answered before its body ended (a refusal): the rest is dropped, up to a point.
             self._dropped += len(body)
-            if self._dropped > LINGER_BYTES:
+            if self._dropped > UNREAD_BODY_BYTES:
                 self._close()
             return
         super().on_body(body)

@@ -13,7 +13,7 @@ import pytest
 from mock_server.testing import MockServer
 
 REQUEST = (
-    "GET /v1/tenants/demo/greenpin/{id} HTTP/1.1\r\nHost: mock\r\n"
+    "GET /v1/tenants/demo/greenpin/{id} HTTP/1.1\r\nHost: localhost\r\n"
     "Authorization: Basic " + base64.b64encode(b"demo_key:demo_token").decode() + "\r\n\r\n"
 )
 
