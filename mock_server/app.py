@@ -28,7 +28,7 @@ from .ids import IdSource
 from .routes import calls, classic, control, dashboard, greenpin, greenvn, simulator
 from .routes.browsers import BrowserGuard
 from .routes.context import ApiContext
-from .routes.envelopes import error_body, is_greenvn_path
+from .routes.envelopes import Envelope, envelope_of, error_body
 from .routes.guard import ControlGuard
 from .routes.requests import BASIC_CHALLENGE
 from .settings import Settings
@@ -42,17 +42,21 @@ logger = logging.getLogger("exomock")
 DEALLOCATION_TICK_SECONDS = 0.5
 
 
+CALL_ENVELOPES = (Envelope.CALLS, Envelope.CALL_LEGS, Envelope.CLASSIC)
+
+
 def exobridge_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ExoBridgeError)
     spec: Spec = request.app.state.context.spec
-    if calls.is_calls_path(request.url.path):
+    envelope = envelope_of(request.scope)
+    if envelope in CALL_ENVELOPES:
         account_sid = request.path_params.get("account_sid")
         return calls.error_response(request, calls.calls_error(spec, exc, account_sid))
     body = error_body(spec, exc)
     headers = {"Retry-After": "1"} if body["status"] == 429 else None
     if body["status"] == 401:
         headers = {"WWW-Authenticate": BASIC_CHALLENGE}
-    content = [body] if is_greenvn_path(request.url.path) else body
+    content = [body] if envelope == Envelope.GREENVN else body
     return JSONResponse(content, status_code=body["status"], headers=headers)
 
 
@@ -62,7 +66,8 @@ def http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
-    if calls.is_calls_path(request.url.path):
+    envelope = envelope_of(request.scope)
+    if envelope in CALL_ENVELOPES:
         status = exc.status_code
         error = CallsApiError(status, status, calls.MESSAGES.get(status, exc.detail), exc.detail)
         return calls.error_response(request, error, headers)
@@ -73,7 +78,7 @@ def http_error(request: Request, exc: Exception) -> Response:
         "message": exc.detail,
         "data": None,
     }
-    content = [body] if is_greenvn_path(request.url.path) else body
+    content = [body] if envelope == Envelope.GREENVN else body
     return JSONResponse(content, status_code=exc.status_code, headers=headers)
 
 

@@ -58,3 +58,20 @@ def test_the_domain_speaks_no_http():
             if word in text:
                 found.append(f"domain/{path.name}: {word}")
     assert found == []
+
+
+def test_every_api_route_declares_its_envelope():
+    """The error handlers render by the envelope the matched route declares (`answers_in`);
+    the path decides only where no route matched."""
+    from starlette.routing import Route
+
+    from mock_server.app import create_app
+    from mock_server.routes.envelopes import Envelope
+
+    undeclared = []
+    for route in create_app().routes:
+        if not isinstance(route, Route) or route.path.startswith(("/_mock", "/{version}")):
+            continue
+        if not isinstance(getattr(route.endpoint, "envelope", None), Envelope):
+            undeclared.append(route.path)
+    assert undeclared == []

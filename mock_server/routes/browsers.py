@@ -19,7 +19,7 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .guard import CONTROL_PREFIX
+from .envelopes import CONTROL_PREFIX
 from .refusals import refusal_body
 
 

@@ -39,10 +39,8 @@ from ..errors import (
 from ..spec import Spec
 from .context import context
 from .control import ControlError
+from .envelopes import Envelope, answers_in, envelope_of
 from .requests import BASIC_CHALLENGE
-
-V3_PREFIX = "/v3/accounts/"
-V1_PREFIX = "/v1/Accounts/"
 
 # The documented refusal of a body that fails parsing or validation.
 INVALID_BODY_CODE = 10725
@@ -58,10 +56,6 @@ MESSAGES = {
     500: "Internal server error",
 }
 
-
-
-def is_calls_path(path: str) -> bool:
-    return path.startswith((V3_PREFIX, V1_PREFIX))
 
 
 # How each refusal of the calls domain is answered: HTTP status, code, message.
@@ -98,12 +92,13 @@ def calls_error(spec: Spec, error: ExoBridgeError, account_sid: str | None = Non
 def error_response(
     request: Request, error: CallsApiError, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """The v3 error envelope, or the v1 `RestException` on a v1 path."""
+    """The v3 error envelope, or the v1 `RestException`, as the route declares."""
+    envelope = envelope_of(request.scope)
     if error.http_code == 429:
         headers = {**(headers or {}), "Retry-After": "1"}
     if error.http_code == 401:
         headers = {**(headers or {}), "WWW-Authenticate": BASIC_CHALLENGE}
-    if request.url.path.startswith(V1_PREFIX):
+    if envelope == Envelope.CLASSIC:
         body: dict[str, Any] = {
             "RestException": {
                 "Status": error.http_code,
@@ -120,7 +115,7 @@ def error_response(
         },
         "status": "failure",
     }
-    if not request.url.path.endswith("/legs"):
+    if envelope != Envelope.CALL_LEGS:
         # The legs answer has no `call_details`, not even in its errors.
         result["call_details"] = None
     body = {
@@ -214,9 +209,12 @@ async def hang_up(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/v3/accounts/{account_sid}/calls", create_call, methods=["POST"]),
-    Route("/v3/accounts/{account_sid}/calls/{call_sid}", get_call, methods=["GET"]),
-    Route("/v3/accounts/{account_sid}/calls/{call_sid}/legs", get_call_legs, methods=["GET"]),
+    Route("/v3/accounts/{account_sid}/calls", answers_in(Envelope.CALLS)(create_call),
+          methods=["POST"]),
+    Route("/v3/accounts/{account_sid}/calls/{call_sid}", answers_in(Envelope.CALLS)(get_call),
+          methods=["GET"]),
+    Route("/v3/accounts/{account_sid}/calls/{call_sid}/legs",
+          answers_in(Envelope.CALL_LEGS)(get_call_legs), methods=["GET"]),
 ]
 
 control_routes = [

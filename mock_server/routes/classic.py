@@ -31,8 +31,9 @@ from ..domain.classic import place_flow_call, v1_details
 from ..errors import CallRefused, CallsApiError
 from ..settings import Tenant
 from ..spec import SchemaCheck, Spec
-from .calls import MESSAGES, V1_PREFIX
+from .calls import MESSAGES
 from .context import context
+from .envelopes import V1_PREFIX, Envelope, answers_in
 from .requests import header, read_body
 
 # The filters of listCalls, in the order the paging URIs repeat them.
@@ -57,6 +58,7 @@ def _begin(request: Request) -> Tenant:
                                   classic=True)
 
 
+@answers_in(Envelope.CLASSIC)
 async def list_calls(request: Request) -> JSONResponse:
     ctx = context(request)
     account = request.path_params["account_sid"]
@@ -122,6 +124,7 @@ async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
     return form
 
 
+@answers_in(Envelope.CLASSIC)
 async def connect_call(request: Request) -> JSONResponse:
     """The classic connect: `From` first, then `To` through `CallerId` (a click-to-call), or
     `From` to the flow `Url` names."""
@@ -160,6 +163,7 @@ async def connect_call(request: Request) -> JSONResponse:
     return JSONResponse({"Call": v1_call(call)})
 
 
+@answers_in(Envelope.CLASSIC)
 async def get_call(request: Request) -> JSONResponse:
     sid = request.path_params["call_sid"]
     if sid in CONNECT_NAMES:
@@ -175,6 +179,7 @@ async def get_call(request: Request) -> JSONResponse:
     return JSONResponse({"Call": body})
 
 
+@answers_in(Envelope.CLASSIC)
 async def outside_contract(request: Request) -> JSONResponse:
     """A 404 that names what the mock serves, for the classic resources it does not."""
     resource = request.path_params["outside_contract"]

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from ..domain.backend import Backend
 from ..settings import Settings, Tenant
 from ..spec import BodyCheck, QueryCheck, Spec
+from .envelopes import Envelope, answers_in
 from .requests import Credentials, header, read_json
 
 
@@ -66,13 +67,14 @@ def context(request: Request) -> ApiContext:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def route(path: str, **handlers: Handler) -> Route:
+def route(path: str, envelope: Envelope, **handlers: Handler) -> Route:
     """One route for a path, dispatching on the method: Starlette then matches each request
-    against one route per path instead of one per operation."""
+    against one route per path instead of one per operation. Its answers, errors included, come
+    in `envelope`."""
     if "GET" in handlers:
         handlers.setdefault("HEAD", handlers["GET"])
 
     async def dispatch(request: Request) -> Response:
         return await handlers[request.method](request)
 
-    return Route(path, dispatch, methods=list(handlers))
+    return Route(path, answers_in(envelope)(dispatch), methods=list(handlers))

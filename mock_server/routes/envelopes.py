@@ -6,7 +6,9 @@ spec's code table, the envelope from the path (GreenVN answers errors as a one-i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from ..clock import format_local
 from ..domain.allocations import Allocation
@@ -82,5 +84,49 @@ def error_body(spec: Spec, error: ExoBridgeError) -> dict[str, Any]:
     }
 
 
-def is_greenvn_path(path: str) -> bool:
-    return "/greenvn" in path
+class Envelope(StrEnum):
+    """The answer shapes of the APIs the mock serves; each route declares its own
+    (`answers_in`), and the one exception handler of each error type renders by it."""
+
+    EXOBRIDGE = "exobridge"  # {success, status, code, message, data}
+    GREENVN = "greenvn"  # the same, as a one-item list
+    CALLS = "calls"  # v3: {request_id, method, http_code, metadata, response}
+    CALL_LEGS = "call-legs"  # v3, without `call_details` in the response
+    CLASSIC = "classic"  # v1: {"RestException": {Status, Message}}
+    CONTROL = "control"  # the mock's own: {"error"}
+
+
+V3_PREFIX = "/v3/accounts/"
+V1_PREFIX = "/v1/Accounts/"
+CONTROL_PREFIX = "/_mock"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def answers_in(envelope: Envelope) -> Callable[[Endpoint], Endpoint]:
+    """Declares the envelope of an endpoint's answers, errors included."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        endpoint.envelope = envelope  # type: ignore[attr-defined]
+        return endpoint
+
+    return declare
+
+
+def envelope_of(scope: Mapping[str, Any]) -> Envelope:
+    """The envelope the matched route declares; by the path where no route matched (an
+    unknown path, or a request refused before routing)."""
+    declared = getattr(scope.get("endpoint"), "envelope", None)
+    if isinstance(declared, Envelope):
+        return declared
+    return envelope_by_path(scope.get("path", ""))
+
+
+def envelope_by_path(path: str) -> Envelope:
+    if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+        return Envelope.CONTROL
+    if path.startswith(V1_PREFIX):
+        return Envelope.CLASSIC
+    if path.startswith(V3_PREFIX):
+        return Envelope.CALL_LEGS if path.endswith("/legs") else Envelope.CALLS
+    return Envelope.GREENVN if "/greenvn" in path else Envelope.EXOBRIDGE

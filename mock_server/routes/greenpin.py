@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from ..domain.greenpin import BulkItem, GreenPinRequest, PartyRequest
 from ..errors import ExoBridgeError
 from .context import context, route
-from .envelopes import error_body, greenpin_data, greenpin_success
+from .envelopes import Envelope, error_body, greenpin_data, greenpin_success
 
 
 def _party(raw: dict[str, Any] | None) -> PartyRequest | None:
@@ -124,12 +124,14 @@ async def delete_greenpin(request: Request) -> JSONResponse:
 routes = [
     route(
         "/v1/tenants/{tenant_id}/greenpin",
+        Envelope.EXOBRIDGE,
         POST=create_greenpin,
         GET=list_greenpins,
         PUT=bulk_update_greenpins,
     ),
     route(
         "/v1/tenants/{tenant_id}/greenpin/{greenpin_id}",
+        Envelope.EXOBRIDGE,
         GET=get_greenpin,
         PUT=update_greenpin,
         DELETE=delete_greenpin,

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 
 from ..domain.greenvn import GreenVNRequest, Preferences
 from .context import context, route
-from .envelopes import greenvn_success
+from .envelopes import Envelope, greenvn_success
 
 
 def greenvn_request(body: dict[str, Any]) -> GreenVNRequest:
@@ -59,6 +59,11 @@ async def delete_greenvn(request: Request) -> JSONResponse:
 
 
 routes = [
-    route("/v1/tenants/{tenant_id}/greenvn", POST=create_greenvn),
-    route("/v1/tenants/{tenant_id}/greenvn/{greenvn_id}", GET=get_greenvn, DELETE=delete_greenvn),
+    route("/v1/tenants/{tenant_id}/greenvn", Envelope.GREENVN, POST=create_greenvn),
+    route(
+        "/v1/tenants/{tenant_id}/greenvn/{greenvn_id}",
+        Envelope.GREENVN,
+        GET=get_greenvn,
+        DELETE=delete_greenvn,
+    ),
 ]

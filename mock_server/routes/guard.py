@@ -13,7 +13,8 @@ import hmac
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-CONTROL_PREFIX = "/_mock"
+from .envelopes import CONTROL_PREFIX
+
 # The dashboard's page and its assets hold no state: a browser loads them by navigation, which
 # cannot carry the token; the page then sends it with every request it makes.
 # Readiness probes reach the health check without it too; it tells nothing but that the mock
