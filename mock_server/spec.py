@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import jsonschema_rs
 import yaml
@@ -250,12 +250,46 @@ class Spec:
         }
 
 
+def _resolve(root: Any, node: Any) -> Any:
+    """A schema with its local `$ref` followed (the spec's own `#/...` references)."""
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) \
+            and node["$ref"].startswith("#/"):
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def with_defaults(root: Any, schema: Any, value: Any) -> Any:
+    """`value` (a checked body) with the spec's `default` of every member it leaves out, in
+    its objects at any depth, so that code reads what the spec says an absent member means
+    instead of restating it. The value is not changed in place."""
+    schema = _resolve(root, schema)
+    if not isinstance(value, dict) or not isinstance(schema, dict):
+        return value
+    members: dict[str, Any] = {}
+    for part in [schema, *(_resolve(root, s) for s in schema.get("allOf", ()))]:
+        if isinstance(part, dict):
+            members.update(part.get("properties", {}))
+    filled = dict(value)
+    for name, member in members.items():
+        member = _resolve(root, member) if "default" not in member else member
+        if name not in filled and isinstance(member, dict) and "default" in member:
+            filled[name] = copy.deepcopy(member["default"])
+        elif name in filled:
+            filled[name] = with_defaults(root, member, filled[name])
+    return filled
+
+
 class BodyCheck:
     """A request body's schema; arrays marked `x-per-item-results` have each item checked on
     its own (their items' schema), the body as a whole needing only objects there."""
 
     def __init__(self, spec: Spec, ref: str) -> None:
-        schema = copy.deepcopy(spec.pointer(ref))
+        self._root = spec.document
+        self._schema = spec.pointer(ref)
+        schema = copy.deepcopy(self._schema)
         self.item_checks: dict[str, SchemaCheck] = {}
         for name, prop in schema.get("properties", {}).items():
             if prop.get("x-per-item-results"):
@@ -266,6 +300,9 @@ class BodyCheck:
 
     def check(self, body: Any) -> None:
         self.whole.check(body)
+
+    def with_defaults(self, body: Any) -> Any:
+        return with_defaults(self._root, self._schema, body)
 
 
 class QueryCheck:
@@ -333,6 +370,16 @@ class ControlSpec:
             if isinstance(op, dict) and "requestBody" in op
         }
         self._checks: dict[str, SchemaCheck] = {}
+
+    def with_defaults(self, operation_id: str, body: Any) -> Any:
+        """The body with the defaults `mock-control.yaml` states for what it leaves out."""
+        return with_defaults(self.document, self._schema(operation_id), body)
+
+    def _schema(self, operation_id: str) -> Any:
+        node: Any = self.document
+        for part in self._pointers[operation_id][2:].split("/"):
+            node = node[unquote(part).replace("~1", "/").replace("~0", "~")]
+        return node
 
     def violation(self, operation_id: str, body: Any) -> str | None:
         """What is wrong with a body of this operation, or None when it is as documented."""

@@ -762,3 +762,18 @@ def test_callback_schema_is_valid_draft_2020_12(path):
     assert schema["type"] == "object"
     assert "additionalProperties" in schema
     Draft202012Validator.check_schema(schema)
+
+
+def test_absent_members_take_the_specs_defaults():
+    """Code reads what the spec says an absent member means, instead of restating it."""
+    from mock_server.spec import ControlSpec, Spec
+
+    created = Spec().body_check("createGreenPin").with_defaults({"transaction_id": "t"})
+    assert created["usage"] == "twoway"
+    given = Spec().body_check("createGreenPin").with_defaults({"transaction_id": "t",
+                                                               "usage": "oneway"})
+    assert given["usage"] == "oneway"
+    assert Spec().body_check("updateGreenPin").with_defaults({}) == {}  # an update keeps
+    call = ControlSpec().with_defaults("simulateIncomingCall", {"vn": "v", "from": "f"})
+    assert (call["tenant_id"], call["answered"], call["busy"], call["talk_seconds"]) \
+        == ("demo", True, False, 10)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..clock import parse_local
 from ..errors import Code, ExoBridgeError
 from ..settings import Tenant
-from .allocations import ACTIVE, GREENPIN, TWOWAY, Allocation, Party, SearchCriteria
+from .allocations import ACTIVE, GREENPIN, Allocation, Party, SearchCriteria
 from .changes import StoreUnavailable
 from .numbers import normalise_numbers, normalise_vns
 from .pins import choose_pin
@@ -106,6 +106,7 @@ class GreenPins:
     def _create(self, tenant: Tenant, request: GreenPinRequest) -> Allocation:
         now = self.backend.now()
         assert request.transaction_id is not None, "the spec requires transaction_id"
+        assert request.usage is not None, "the spec's default fills usage"
         if self.store.active_by_ref(tenant.tenant_id, GREENPIN, request.transaction_id):
             raise ExoBridgeError(
                 Code.ALLOCATION_EXISTS,
@@ -132,7 +133,7 @@ class GreenPins:
             b_numbers=b_numbers,
             b_vns=b_vns,
             b_pins=(),
-            usage=request.usage or TWOWAY,
+            usage=request.usage,
             state=ACTIVE,
             created_at=now,
             deallocate_at=now + self.backend.lifetime(tenant, request.duration),

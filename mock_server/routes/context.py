@@ -53,10 +53,12 @@ class ApiContext:
         )
 
     async def body(self, request: Request, operation_id: str) -> Any:
-        """The request's JSON body, checked against the operation's schema."""
+        """The request's JSON body, checked against the operation's schema, with the spec's
+        defaults for the members it leaves out."""
         body = await read_json(request, self.settings.max_body_bytes)
-        self.body_check(operation_id).check(body)
-        return body
+        check = self.body_check(operation_id)
+        check.check(body)
+        return check.with_defaults(body)
 
 
 def context(request: Request) -> ApiContext:

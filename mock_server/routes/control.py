@@ -66,7 +66,8 @@ async def checked_body(request: Request, operation_id: str) -> dict[str, Any]:
     problem = control_spec().violation(operation_id, body)
     if problem is not None:
         raise ControlError(problem)
-    return body
+    filled: dict[str, Any] = control_spec().with_defaults(operation_id, body)
+    return filled
 
 
 def _party(party: Party) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def greenvn_request(body: dict[str, Any]) -> GreenVNRequest:
         usage=body["usage"],
         aparty_pins=[str(p) for p in body.get("aparty_pins", ())],
         bparty_pins=[str(p) for p in body.get("bparty_pins", ())],
-        strictness=body.get("strictness", False),
+        strictness=body["strictness"],
         preferences=Preferences(
             greenvn=prefs.get("greenvn"),
             region=prefs.get("region"),

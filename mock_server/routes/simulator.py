@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..callbacks.dispatcher import CallbackSchemaViolation
-from ..domain.incoming import DEFAULT_TALK_SECONDS, IncomingCall
+from ..domain.incoming import IncomingCall
 from ..errors import Code, ExoBridgeError
 from ..numbers import InvalidNumber, to_e164
 from .context import context
@@ -22,7 +22,7 @@ from .control import ControlError, checked_body, requestable
 async def incoming_call(request: Request) -> JSONResponse:
     ctx = context(request)
     body = await checked_body(request, "simulateIncomingCall")
-    tenant_id = body.get("tenant_id", "demo")
+    tenant_id = body["tenant_id"]
     tenant = ctx.settings.tenants.get(tenant_id)
     if tenant is None:
         raise ControlError(f"no tenant {tenant_id!r}", 404)
@@ -30,9 +30,9 @@ async def incoming_call(request: Request) -> JSONResponse:
         vn=body["vn"],
         caller=body["from"],
         digits=body.get("digits"),
-        answered=body.get("answered", True),
-        busy=body.get("busy", False),
-        talk_seconds=int(body.get("talk_seconds", DEFAULT_TALK_SECONDS)),
+        answered=body["answered"],
+        busy=body["busy"],
+        talk_seconds=int(body["talk_seconds"]),
     )
     ctx.backend.tick()
     try:
