@@ -17,7 +17,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import CONFIG
 from .contract import Contract
-from .target import Guard, Target, guarded_session
+from .target import Target
+from .transport import send_probes_through
 
 # Valid input that the domain refuses (a VN of another tenant, a taken number) is answered with a
 # documented 4xx; the contract does not promise 2xx for every schema-valid request.
@@ -29,7 +30,8 @@ def load_schema(config: pytest.Config) -> Any:
     """The spec with the run's tenant, account, examples and seed; the base URL comes later."""
     option = config.getoption
     # Documented examples are sent as written (the explicit-examples phase), then generated data.
-    loaded = schemathesis.openapi.from_dict(Contract().for_generation())
+    # Every request, the checks' own follow-up probes included, goes through the run's session.
+    loaded = send_probes_through(schemathesis.openapi.from_dict(Contract().for_generation()))
     loaded.config.update(
         basic_auth=(option("--api-key"), option("--api-token")),
         parameters={
@@ -40,7 +42,7 @@ def load_schema(config: pytest.Config) -> Any:
     loaded.config.generation.update(max_examples=int(option("--examples")))
     loaded.config.seed = int(option("--seed"))
     if option("--no-destructive"):
-        loaded = loaded.include(method="GET")  # type: ignore[assignment]
+        loaded = loaded.include(method="GET")
     return loaded
 
 
@@ -52,13 +54,6 @@ schema = load_schema(CONFIG["current"])
 def exobridge_schema(target: Target) -> Any:
     schema.config.update(base_url=target.base_url)
     return schema
-
-
-@pytest.fixture(scope="session")
-def session(guard: Guard) -> Any:
-    made = guarded_session(guard)
-    yield made
-    made.close()
 
 
 def mark_ids(case: Any, prefix: str) -> None:

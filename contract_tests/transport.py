@@ -1,0 +1,246 @@
+"""The one way the suite talks to the server under test: a requests session that waits out the
+weather (throttling, unavailability, dropped connections) instead of judging it.
+
+- `429` and `503` are never handed to a test: they are waited out per `Retry-After` (seconds or
+  an HTTP date), with exponential backoff when it is absent, within a per-request wait budget.
+- Connection errors and timeouts are retried when the request is safe to repeat (an idempotent
+  method, or a connection that never opened); a create whose answer was lost is looked up by its
+  run-prefixed id before it is sent again (see `Reconciler`).
+- When patience runs out, `ServerUnavailable` is raised: a pytest skip with its own outcome, so
+  that "the server was unavailable" is reported apart from a broken contract (`outcomes.py`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from schemathesis.transport.requests import REQUESTS_TRANSPORT, RequestsTransport
+from urllib3.exceptions import NewConnectionError
+
+UNAVAILABLE = "server unavailable"
+THROTTLED = frozenset({429, 503})
+# Methods whose repetition has the effect of one request (RFC 9110, 9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"})
+
+
+class ServerUnavailable(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """The server could not be judged: every attempt was throttled, unavailable or unanswered.
+
+    A skip (a BaseException) so that it passes through schemathesis' checks and hypothesis'
+    shrinking untouched; `outcomes.py` reports it as its own outcome."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{UNAVAILABLE}: {reason}", pytrace=False)
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long the suite waits for a server before it says the server was unavailable."""
+
+    timeout: float = 30.0  # seconds for one attempt to connect, and again to answer
+    retries: int = 5  # attempts after the first, for one request
+    max_wait: float = 180.0  # seconds one request may spend waiting between its attempts
+    retry_budget: int = 500  # retries in the whole run; a server that is down is not waited on
+    backoff: float = 1.0  # first wait without Retry-After; doubled each time
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.retries < 0 or self.max_wait < 0 or self.retry_budget < 0:
+            raise ValueError("timeout must be positive; retries and waits not negative")
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds asked for by `Retry-After` (delay-seconds or an HTTP date), None when absent."""
+    value = headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached the server (no connection was opened)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+Send = Callable[[requests.PreparedRequest], requests.Response]
+# Looks a lost create up, sending with the given function: "applied" (with the id the server
+# gave it) or "absent"; None when it cannot tell.
+Lookup = Callable[[requests.PreparedRequest, Send], tuple[str, str | None] | None]
+
+
+class PatientAdapter(HTTPAdapter):
+    def __init__(self, patience: Patience, lookup: Lookup | None = None) -> None:
+        super().__init__(max_retries=0)
+        self.patience = patience
+        self.lookup = lookup
+        self.retries_left = patience.retry_budget
+        self.answered = False  # refusals are blips only once the server has answered
+        self.lock = threading.Lock()
+        self.sleep = time.sleep
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:
+        method = (request.method or "GET").upper()
+        waited, delay = 0.0, self.patience.backoff
+        for attempt in range(self.patience.retries + 1):
+            try:
+                response = super().send(request, stream=stream, timeout=self.patience.timeout,
+                                        verify=verify, cert=cert, proxies=proxies)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not self.answered and _never_sent(exc):
+                    raise  # never reached at all: the caller says so at once (exit 4)
+                reason = f"{type(exc).__name__}: {str(exc)[:160]}"
+                wait = delay
+                if method not in IDEMPOTENT and not _never_sent(exc):
+                    self._reconcile(request, reason)
+            else:
+                self.answered = True
+                if response.status_code not in THROTTLED:
+                    return response
+                reason = f"answered {response.status_code}"
+                asked = retry_after(response.headers)
+                wait = delay if asked is None else asked
+                response.close()
+            last = attempt == self.patience.retries
+            if last or waited + wait > self.patience.max_wait or not self._spend_retry():
+                raise ServerUnavailable(
+                    f"{method} {request.path_url.split('?')[0]}: {reason} after "
+                    f"{attempt + 1} attempt(s) and {waited:.0f} s of waiting"
+                )
+            self.sleep(wait)
+            waited += wait
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _spend_retry(self) -> bool:
+        with self.lock:
+            if self.retries_left <= 0:
+                return False
+            self.retries_left -= 1
+            return True
+
+    def _reconcile(self, request: requests.PreparedRequest, reason: str) -> None:
+        """Returns when the lost request may be sent again; raises when it must not be."""
+        where = f"{request.method} {request.path_url.split('?')[0]}"
+        found = self.lookup(request, self.send) if self.lookup is not None else None
+        if found is None:
+            raise ServerUnavailable(f"{where}: {reason}; not sent again, as it cannot be told "
+                                    "whether the server applied it")
+        state, allocation_id = found
+        if state == "applied":
+            raise ServerUnavailable(f"{where}: the answer was lost ({reason}) but the create "
+                                    f"was applied ({allocation_id}); it is deleted at the end")
+
+
+def patient_session(adapter: PatientAdapter,
+                    on_response: Callable[[str, str, requests.Response], None] | None = None,
+                    before_request: Callable[[], None] | None = None) -> requests.Session:
+    """A session whose every request goes through `adapter`; no cookies are kept, so that no
+    request carries another's state (credentials travel with each request)."""
+    session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    original = session.request
+
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if before_request is not None:
+            before_request()
+        response = original(method, url, *args, **kwargs)
+        if on_response is not None:
+            on_response(method.upper(), url, response)
+        return response
+
+    session.request = request  # type: ignore[method-assign,assignment]
+    return session
+
+
+class SessionTransport(RequestsTransport):
+    """Schemathesis' transport, made to send through one session: its follow-up probes (without
+    or with wrong credentials, undeclared methods) drop the caller's session and would otherwise
+    open a fresh one that knows nothing of 429."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The serializers schemathesis registers on its own transport (JSON, forms, ...).
+        self._serializers = REQUESTS_TRANSPORT._serializers
+        self.session: requests.Session | None = None
+
+    def send(self, case: Any, *, session: requests.Session | None = None,
+             **kwargs: Any) -> Any:
+        return super().send(case, session=session or self.session, **kwargs)
+
+
+SESSION_TRANSPORT = SessionTransport()
+
+
+def send_probes_through(schema: Any) -> Any:
+    """`schema` (and what it is filtered into) with `SESSION_TRANSPORT` as its transport."""
+
+    class ThroughSession(type(schema)):  # type: ignore[misc]
+        @property
+        def transport(self) -> SessionTransport:
+            return SESSION_TRANSPORT
+
+    schema.__class__ = ThroughSession
+    return schema
+
+
+def greenpin_lookup(prefix: str, adopt: Callable[[str, str], bool]) -> Lookup:
+    """Finds a lost GreenPin create by its transaction id (which starts with the run's `prefix`)
+    among active allocations; `adopt(id, collection)` is False for one the run already knew,
+    and keeps a new one for deletion at the end. Other creates cannot be looked up (GreenVN has
+    no search, a call no id of the run's)."""
+
+    def lookup(request: requests.PreparedRequest, send: Send) -> tuple[str, str | None] | None:
+        path = (request.url or "").split("?")[0]
+        if request.method != "POST" or not path.endswith("/greenpin"):
+            return None
+        try:
+            body = json.loads(request.body or b"")  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        transaction_id = body.get("transaction_id") if isinstance(body, dict) else None
+        if not isinstance(transaction_id, str) or not transaction_id.startswith(prefix):
+            return None
+        headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+        search = requests.Request("GET", path, params={"transaction_id": transaction_id},
+                                  headers=headers).prepare()
+        try:
+            answer = send(search)
+        except requests.RequestException:
+            return None
+        if answer.status_code in (401, 403):
+            return ("absent", None)  # refused credentials: the create was refused as well
+        if answer.status_code != 200:
+            return None
+        try:
+            found = answer.json().get("data") or []
+        except (AttributeError, ValueError):
+            return None
+        for allocation in found:
+            allocation_id = allocation.get("greenpin_id") if isinstance(allocation, dict) else None
+            if (isinstance(allocation_id, str) and allocation.get("state") == "active"
+                    and adopt(allocation_id, urlsplit(path).path)):
+                return ("applied", allocation_id)
+        return ("absent", None)
+
+    return lookup
