@@ -18,6 +18,7 @@ import requests
 
 from . import outcomes
 from .contract import Contract
+from .reconcile import Reconciler
 from .target import (
     BudgetExhausted,
     ControlTokenNeeded,
@@ -33,7 +34,6 @@ from .transport import (
     Patience,
     PatientAdapter,
     ServerUnavailable,
-    greenpin_lookup,
     patient_session,
 )
 
@@ -108,8 +108,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--max-wait", "EXOBRIDGE_MAX_WAIT",
         "seconds one request may wait in all between its attempts (Retry-After, backoff)",
         default="180")
-    add("--retry-budget", "EXOBRIDGE_RETRY_BUDGET", "retries the whole run may make",
-        default="500")
+    add("--wait-budget", "EXOBRIDGE_WAIT_BUDGET",
+        "seconds the whole run may spend waiting for the server", default="1800")
     group.addoption(
         "--no-destructive",
         action="store_true",
@@ -140,16 +140,18 @@ def patience(pytestconfig: pytest.Config) -> Patience:
     try:
         return Patience(timeout=float(option("--timeout")), retries=int(option("--retries")),
                         max_wait=float(option("--max-wait")),
-                        retry_budget=int(option("--retry-budget")))
+                        wait_budget=float(option("--wait-budget")))
     except ValueError as exc:
-        raise pytest.UsageError(f"--timeout, --retries, --max-wait, --retry-budget: {exc}") \
+        raise pytest.UsageError(f"--timeout, --retries, --max-wait, --wait-budget: {exc}") \
             from None
 
 
 @pytest.fixture(scope="session")
-def transport(patience: Patience, guard: Guard, id_prefix: str) -> PatientAdapter:
+def transport(patience: Patience, guard: Guard, id_prefix: str, contract: Contract,
+              pytestconfig: pytest.Config) -> PatientAdapter:
     """The one transport every request of the run goes through."""
-    return PatientAdapter(patience, lookup=greenpin_lookup(id_prefix, guard.adopt))
+    auth = (pytestconfig.getoption("--api-key"), pytestconfig.getoption("--api-token"))
+    return PatientAdapter(patience, lookup=Reconciler(contract, id_prefix, auth, guard.adopt))
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,19 @@ _CURL = re.compile(r"(curl -X [^\n]+)")
 _OUTCOMES: dict[str, tuple[str, str]] = {}
 
 
+MARK = f"{UNAVAILABLE}: "
+
+
+def _text(report: pytest.TestReport) -> str:
+    """The failure's text, or the skip's reason alone (from the mark on, when unavailable)."""
+    if not isinstance(report.longrepr, tuple):
+        return report.longreprtext
+    reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    return reason[reason.index(MARK):] if MARK in reason else reason
+
+
 def _is_unavailable(report: pytest.TestReport) -> bool:
-    return report.skipped and f"{UNAVAILABLE}: " in report.longreprtext
+    return report.skipped and _text(report).startswith(MARK)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -53,7 +64,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "contract_tests" not in report.nodeid:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        text = report.longreprtext if report.failed or report.skipped else ""
+        text = _text(report) if report.failed or report.skipped else ""
         outcome = "unavailable" if _is_unavailable(report) else report.outcome
         # schemathesis reports each operation as a sub-test of one item: its head line names it.
         name = report.head_line or report.nodeid.split("::", 1)[-1]
@@ -93,8 +104,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if unavailable:
         terminalreporter.section("not judged: the server was unavailable")
         for name, text in unavailable:
-            reason = text.strip().splitlines()[-1].split(f"{UNAVAILABLE}: ", 1)[-1]
-            write(f"UNAVAILABLE  {name}  {reason[:200]}")
+            write(f"UNAVAILABLE  {name}  {text.removeprefix(MARK)[:240]}")
     verdict = ("contract broken" if counts["failed"] else
                "could not judge" if counts["unavailable"] else "contract kept")
     write(f"contract: {verdict}: {counts['passed']} passed, {counts['failed']} failed, "

@@ -13,14 +13,12 @@ weather (throttling, unavailability, dropped connections) instead of judging it.
 from __future__ import annotations
 
 import email.utils
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -51,11 +49,12 @@ class Patience:
     timeout: float = 30.0  # seconds for one attempt to connect, and again to answer
     retries: int = 5  # attempts after the first, for one request
     max_wait: float = 180.0  # seconds one request may spend waiting between its attempts
-    retry_budget: int = 500  # retries in the whole run; a server that is down is not waited on
+    wait_budget: float = 1800.0  # seconds the whole run may wait: a server that is down ends
+    # the run as not judged in bounded time
     backoff: float = 1.0  # first wait without Retry-After; doubled each time
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0 or self.retries < 0 or self.max_wait < 0 or self.retry_budget < 0:
+        if self.timeout <= 0 or self.retries < 0 or self.max_wait < 0 or self.wait_budget < 0:
             raise ValueError("timeout must be positive; retries and waits not negative")
 
 
@@ -80,8 +79,9 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 
 Send = Callable[[requests.PreparedRequest], requests.Response]
-# Looks a lost create up, sending with the given function: "applied" (with the id the server
-# gave it) or "absent"; None when it cannot tell.
+# Whether a request whose answer was lost was applied, asking the server with the given
+# function: "applied" (and the id it was given), "absent" or "refused" (it may be sent again),
+# None when that cannot be told (see `reconcile.py`).
 Lookup = Callable[[requests.PreparedRequest, Send], tuple[str, str | None] | None]
 
 
@@ -90,7 +90,7 @@ class PatientAdapter(HTTPAdapter):
         super().__init__(max_retries=0)
         self.patience = patience
         self.lookup = lookup
-        self.retries_left = patience.retry_budget
+        self.wait_left = patience.wait_budget
         self.answered = False  # refusals are blips only once the server has answered
         self.lock = threading.Lock()
         self.sleep = time.sleep
@@ -108,7 +108,7 @@ class PatientAdapter(HTTPAdapter):
                 if not self.answered and _never_sent(exc):
                     raise  # never reached at all: the caller says so at once (exit 4)
                 reason = f"{type(exc).__name__}: {str(exc)[:160]}"
-                wait = delay
+                wait = delay if attempt else 0.0  # a dropped connection is tried again at once
                 if method not in IDEMPOTENT and not _never_sent(exc):
                     self._reconcile(request, reason)
             else:
@@ -118,9 +118,10 @@ class PatientAdapter(HTTPAdapter):
                 reason = f"answered {response.status_code}"
                 asked = retry_after(response.headers)
                 wait = delay if asked is None else asked
+                _ = response.content  # read, so that the connection is used again
                 response.close()
             last = attempt == self.patience.retries
-            if last or waited + wait > self.patience.max_wait or not self._spend_retry():
+            if last or waited + wait > self.patience.max_wait or not self._spend_wait(wait):
                 raise ServerUnavailable(
                     f"{method} {request.path_url.split('?')[0]}: {reason} after "
                     f"{attempt + 1} attempt(s) and {waited:.0f} s of waiting"
@@ -130,11 +131,11 @@ class PatientAdapter(HTTPAdapter):
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _spend_retry(self) -> bool:
+    def _spend_wait(self, seconds: float) -> bool:
         with self.lock:
-            if self.retries_left <= 0:
+            if seconds > self.wait_left:
                 return False
-            self.retries_left -= 1
+            self.wait_left -= seconds
             return True
 
     def _reconcile(self, request: requests.PreparedRequest, reason: str) -> None:
@@ -202,45 +203,3 @@ def send_probes_through(schema: Any) -> Any:
 
     schema.__class__ = ThroughSession
     return schema
-
-
-def greenpin_lookup(prefix: str, adopt: Callable[[str, str], bool]) -> Lookup:
-    """Finds a lost GreenPin create by its transaction id (which starts with the run's `prefix`)
-    among active allocations; `adopt(id, collection)` is False for one the run already knew,
-    and keeps a new one for deletion at the end. Other creates cannot be looked up (GreenVN has
-    no search, a call no id of the run's)."""
-
-    def lookup(request: requests.PreparedRequest, send: Send) -> tuple[str, str | None] | None:
-        path = (request.url or "").split("?")[0]
-        if request.method != "POST" or not path.endswith("/greenpin"):
-            return None
-        try:
-            body = json.loads(request.body or b"")  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None
-        transaction_id = body.get("transaction_id") if isinstance(body, dict) else None
-        if not isinstance(transaction_id, str) or not transaction_id.startswith(prefix):
-            return None
-        headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
-        search = requests.Request("GET", path, params={"transaction_id": transaction_id},
-                                  headers=headers).prepare()
-        try:
-            answer = send(search)
-        except requests.RequestException:
-            return None
-        if answer.status_code in (401, 403):
-            return ("absent", None)  # refused credentials: the create was refused as well
-        if answer.status_code != 200:
-            return None
-        try:
-            found = answer.json().get("data") or []
-        except (AttributeError, ValueError):
-            return None
-        for allocation in found:
-            allocation_id = allocation.get("greenpin_id") if isinstance(allocation, dict) else None
-            if (isinstance(allocation_id, str) and allocation.get("state") == "active"
-                    and adopt(allocation_id, urlsplit(path).path)):
-                return ("applied", allocation_id)
-        return ("absent", None)
-
-    return lookup
