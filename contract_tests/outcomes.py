@@ -45,11 +45,12 @@ def _is_unavailable(report: pytest.TestReport) -> bool:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport() -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     report: Any = yield
     if _is_unavailable(report):
-        # The JUnit report marks the test case with it, beside the skip's message.
-        report.user_properties = [*report.user_properties, (OUTCOME_PROPERTY, UNAVAILABLE)]
+        # The JUnit report marks the test case with it (from the item's last report), beside
+        # the skip's message.
+        item.user_properties.append((OUTCOME_PROPERTY, UNAVAILABLE))
     return report  # type: ignore[no-any-return]
 
 

@@ -131,17 +131,27 @@ class WeatherProxy:
         self._affects = re.compile(self.weather.affects)
         self._lost_first = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
+        self._stopping: asyncio.Event | None = None
+        self._connections: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def _serve(self) -> None:
-        self._server = await asyncio.start_server(self._connection, self.host, self.port,
-                                                  limit=HEAD_LIMIT)
-        self.port = self._server.sockets[0].getsockname()[1]
+    async def _serve(self, started: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = await asyncio.start_server(self._connection, self.host, self.port,
+                                            limit=HEAD_LIMIT)
+        self.port = server.sockets[0].getsockname()[1]
+        started.set()
+        await self._stopping.wait()
+        server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await server.wait_closed()
 
     def _decide(self, target: str) -> str:
         """What the weather does to this request: forward, throttle, unavailable, reset, lose."""
@@ -165,13 +175,17 @@ class WeatherProxy:
 
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
         try:
             while await self._exchange(reader, writer):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            writer.transport.abort()
+            pass
         finally:
-            writer.close()
+            writer.transport.abort()
+            self._connections.discard(task)
 
     async def _exchange(self, reader: asyncio.StreamReader,
                         writer: asyncio.StreamWriter) -> bool:
@@ -228,31 +242,17 @@ class WeatherProxy:
 
     def __enter__(self) -> WeatherProxy:
         started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._serve())
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="weather-proxy", daemon=True)
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(started),),
+                                        name="weather-proxy", daemon=True)
         self._thread.start()
-        started.wait(10)
+        if not started.wait(10):
+            raise RuntimeError("the weather proxy did not start")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        loop, server = self._loop, self._server
-        if loop is None or server is None:
-            return
-
-        async def stop() -> None:
-            server.close()
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop)
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(10)
 
