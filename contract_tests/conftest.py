@@ -151,7 +151,9 @@ def transport(patience: Patience, guard: Guard, id_prefix: str, contract: Contra
               pytestconfig: pytest.Config) -> PatientAdapter:
     """The one transport every request of the run goes through."""
     auth = (pytestconfig.getoption("--api-key"), pytestconfig.getoption("--api-token"))
-    return PatientAdapter(patience, lookup=Reconciler(contract, id_prefix, auth, guard.adopt))
+    reconciler = Reconciler(contract, id_prefix, auth, guard.adopt,
+                            deleted=lambda allocation_id: allocation_id in guard.deleted)
+    return PatientAdapter(patience, lookup=reconciler)
 
 
 @pytest.fixture(scope="session")

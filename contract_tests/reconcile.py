@@ -4,6 +4,8 @@ not have applied it, so it is sent again only when that cannot do harm.
 - A request the contract says must be refused (a method the path does not declare, credentials
   other than the run's, a body its schema rejects) changes nothing on a server that keeps the
   contract: sent again, its answer is judged as any other.
+- A deletion is looked up: the allocation reads as active (not applied), or as deleted (applied,
+  unless the run had deleted it before: then it was refused as "already deleted").
 - A GreenPin create is looked up by its transaction id, which starts with the run's prefix: when
   an active allocation the run has not seen has it, the create was applied (and is deleted at
   the end of the run); when none has, it is sent again.
@@ -34,11 +36,13 @@ def basic_authorization(auth: tuple[str, str]) -> str:
 
 class Reconciler:
     def __init__(self, contract: Contract, prefix: str, auth: tuple[str, str],
-                 adopt: Callable[[str, str], bool]) -> None:
+                 adopt: Callable[[str, str], bool],
+                 deleted: Callable[[str], bool] = lambda allocation_id: False) -> None:
         self.contract = contract
         self.prefix = prefix
         self.authorization = basic_authorization(auth)
         self.adopt = adopt  # keeps an allocation for deletion; False when already kept
+        self.deleted = deleted  # whether the run saw the allocation deleted
         self.templates = [
             (re.compile("[^/]+".join(map(re.escape, re.split(r"\{[^}]+\}", op.path))) + "$"), op)
             for op in contract.operations.values()
@@ -49,6 +53,8 @@ class Reconciler:
         """APPLIED (with the allocation's id), ABSENT or REFUSED; None when it cannot tell."""
         if self.refused_by_contract(request):
             return (REFUSED, None)
+        if request.method == "DELETE":
+            return self.find_deletion(request, send)
         return self.find_greenpin(request, send)
 
     def refused_by_contract(self, request: requests.PreparedRequest) -> bool:
@@ -69,6 +75,23 @@ class Reconciler:
             return True  # not JSON: 400 or 415
         schema = self.contract.request_schema(operation.operation_id)
         return not self.contract.validator(schema).is_valid(body)
+
+    def find_deletion(self, request: requests.PreparedRequest,
+                      send: Send) -> tuple[str, str | None] | None:
+        """A deletion was applied when the allocation reads as deleted (in the vault)."""
+        url = (request.url or "").split("?")[0]
+        read = requests.Request("GET", url, headers={"authorization": self.authorization})
+        try:
+            answer = send(read.prepare())
+            data = answer.json().get("data") if answer.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            return None
+        state = data.get("state") if isinstance(data, dict) else None
+        allocation_id = url.rsplit("/", 1)[-1]
+        # Deleted earlier in the run, it was answered "already deleted", as a new one will be.
+        if state == "active" or (state == "vault" and self.deleted(allocation_id)):
+            return (ABSENT, None)
+        return (APPLIED, allocation_id) if state == "vault" else None
 
     def find_greenpin(self, request: requests.PreparedRequest,
                       send: Send) -> tuple[str, str | None] | None:

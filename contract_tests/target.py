@@ -138,6 +138,7 @@ class Guard:
     budget: int
     used: int = 0
     created: dict[str, str] = field(default_factory=dict)  # id -> URL of its collection
+    deleted: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spend(self) -> None:
@@ -147,8 +148,14 @@ class Guard:
             self.used += 1
 
     def note(self, method: str, url: str, response: requests.Response) -> None:
-        """Keeps what a create made, by the URL of its collection, for deletion at the end."""
+        """Keeps what a create made, by the URL of its collection, for deletion at the end; and
+        what a deletion deleted."""
         collection = url.split("?")[0].rstrip("/")
+        if method == "DELETE" and response.status_code == 200:
+            parent, _, deleted_id = collection.rpartition("/")
+            if parent.endswith(CREATE_PATHS):
+                with self.lock:
+                    self.deleted.add(deleted_id)
         if method != "POST" or response.status_code != 200 or not collection.endswith(CREATE_PATHS):
             return
         try:

@@ -28,8 +28,9 @@ from urllib3.exceptions import NewConnectionError
 
 UNAVAILABLE = "server unavailable"
 THROTTLED = frozenset({429, 503})
-# Methods whose repetition has the effect of one request (RFC 9110, 9.2.2).
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"})
+# Methods whose repetition has the effect, and the answer, of one request. DELETE is idempotent
+# too (RFC 9110, 9.2.2), but a second one is answered "already deleted": it is looked up first.
+SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "QUERY"})
 
 
 class ServerUnavailable(pytest.skip.Exception):  # type: ignore[name-defined,misc]
@@ -109,7 +110,7 @@ class PatientAdapter(HTTPAdapter):
                     raise  # never reached at all: the caller says so at once (exit 4)
                 reason = f"{type(exc).__name__}: {str(exc)[:160]}"
                 wait = delay if attempt else 0.0  # a dropped connection is tried again at once
-                if method not in IDEMPOTENT and not _never_sent(exc):
+                if method not in SAFE_TO_REPEAT and not _never_sent(exc):
                     self._reconcile(request, reason)
             else:
                 self.answered = True
@@ -147,8 +148,8 @@ class PatientAdapter(HTTPAdapter):
                                     "whether the server applied it")
         state, allocation_id = found
         if state == "applied":
-            raise ServerUnavailable(f"{where}: the answer was lost ({reason}) but the create "
-                                    f"was applied ({allocation_id}); it is deleted at the end")
+            raise ServerUnavailable(f"{where}: the answer was lost ({reason}), and the server "
+                                    f"applied the request ({allocation_id})")
 
 
 def patient_session(adapter: PatientAdapter,

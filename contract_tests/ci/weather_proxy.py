@@ -36,7 +36,8 @@ UNAVAILABLE_BODY = (b'{"success":false,"status":503,"code":null,'
 
 @dataclass(frozen=True)
 class Weather:
-    """What happens to the requests whose `METHOD /path` matches `affects` (all by default)."""
+    """What happens to the requests whose `METHOD /path?query` matches `affects`: by default
+    every request but those to the mock's control plane (which a staging server does not have)."""
 
     throttle_every: int = 0  # every Nth request is answered 429 (0: never)
     retry_after: int | None = 1  # Retry-After of the 429 and 503 answers (None: no header)
@@ -45,7 +46,7 @@ class Weather:
     unavailable: float = 0.0  # share of requests answered 503
     lose_answers: float = 0.0  # share forwarded, then the connection reset: the answer is lost
     lose_first_answer_to: str | None = None  # `METHOD /path` prefix: lose the first such answer
-    affects: str = ""  # regular expression searched in `METHOD /path?query`
+    affects: str = r"^\S+ /(?!_mock/)"  # a regular expression searched in `METHOD /path?query`
     seed: int = 0
 
 
@@ -183,6 +184,8 @@ class WeatherProxy:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # the proxy stops: asyncio's stream callback would log a cancelled handler
         finally:
             writer.transport.abort()
             self._connections.discard(task)
