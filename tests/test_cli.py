@@ -142,7 +142,8 @@ def test_check_fails_when_the_server_is_not_there(tmp_path: Path):
     assert time.monotonic() - started < 10
     assert result.returncode == 4
     assert f"http://127.0.0.1:{port} cannot be reached: " in result.stdout
-    assert "passed" not in result.stdout and "failed" not in result.stdout
+    assert "passed" not in result.stdout
+    assert "failed" not in result.stdout
 
 
 def test_check_says_at_once_when_the_credentials_are_refused(served, tmp_path: Path):
@@ -234,3 +235,15 @@ def test_a_401_says_which_credentials_to_send(client):
         answer = client.get(path, auth=None)
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"].startswith('Basic realm="exobridge"')
+
+
+def test_check_help_documents_the_exit_statuses_and_the_patience_options(capsys):
+    from mock_server.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    shown = capsys.readouterr().out
+    for line in ("0  passed", "1  contract broken", "3  could not judge", "4  not started"):
+        assert line in shown
+    for option in ("--timeout", "--retries", "--max-wait", "--wait-budget"):
+        assert option in shown
