@@ -83,6 +83,8 @@ class Reconciler:
         read = requests.Request("GET", url, headers={"authorization": self.authorization})
         try:
             answer = send(read.prepare())
+            if answer.status_code == 404:
+                return (ABSENT, None)  # nothing there to delete: a deletion changed nothing
             data = answer.json().get("data") if answer.status_code == 200 else None
         except (requests.RequestException, ValueError, AttributeError):
             return None

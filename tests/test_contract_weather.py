@@ -21,19 +21,19 @@ from .test_contract_catches_broken_servers import broken_server, run_suite, unch
 GREENPIN = "POST /v1/tenants/demo/greenpin"
 
 
-def test_throttled_with_retry_after_the_suite_waits_and_passes():
-    # The generated tests send schemathesis' own probes too (no credentials, wrong ones, methods
-    # the path does not declare): none of their 429s may be judged.
-    weather = Weather(throttle_every=5, retry_after=1, latency=0.05)
+def test_throttled_the_suite_waits_and_passes():
+    # The search answers 200, after which schemathesis probes it without credentials and with
+    # wrong ones, outside the test's session: a 429 to a probe was judged "unexpected response
+    # to invalid authentication" (ST401) until the probes went through the same transport.
+    # Retry-After: 0 and 10 ms here, as the operation makes some 200 requests (that Retry-After: 1
+    # is waited for is shown in test_transport.py).
+    weather = Weather(throttle_every=5, retry_after=0, latency=0.01)
     with broken_server(unchanged) as base, WeatherProxy(base, weather) as proxy:
-        started = time.monotonic()
-        code, output = run_suite(proxy.url, "operation_conforms and greenvn_id and GET",
-                                 "--examples", "2")
-        elapsed = time.monotonic() - started
+        code, output = run_suite(proxy.url, "operation_conforms and GET and greenpin and not "
+                                 "greenpin_id", "--examples", "2")
     assert code == 0, output[-3000:]
     assert "contract: contract kept" in output
-    assert proxy.counts["throttle"] >= 3
-    assert elapsed >= proxy.counts["throttle"] * 1.0  # Retry-After: 1 was honoured
+    assert proxy.counts["throttle"] >= 20
 
 
 def test_dropped_connections_and_503_answers_are_retried_and_the_suite_passes():

@@ -52,12 +52,17 @@ def test_retry_after_in_seconds_or_as_a_date():
     assert retry_after({"retry-after": "soon"}) is None
 
 
-def test_503_is_waited_out_and_an_endless_one_is_unavailable(upstream: str):
-    weather = Weather(throttle_every=2, retry_after=0)
+def test_429_is_waited_out_as_long_as_retry_after_says(upstream: str):
+    weather = Weather(throttle_every=2, retry_after=1)
     with session_through(weather, upstream) as (session, proxy):
         assert session.get(proxy.url + "/a").status_code == 200
+        started = time.monotonic()
         assert session.get(proxy.url + "/b").status_code == 200  # its 429 was not handed back
+        assert time.monotonic() - started >= 1.0
         assert proxy.counts["throttle"] == 1
+
+
+def test_an_endless_503_is_unavailable(upstream: str):
     with session_through(Weather(unavailable=1.0, retry_after=0), upstream,
                          retries=2) as (session, proxy):
         with pytest.raises(ServerUnavailable, match="answered 503 after 3 attempt"):
