@@ -3,9 +3,9 @@ weather (throttling, unavailability, dropped connections) instead of judging it.
 
 - `429` and `503` are never handed to a test: they are waited out per `Retry-After` (seconds or
   an HTTP date), with exponential backoff when it is absent, within a per-request wait budget.
-- Connection errors and timeouts are retried when the request is safe to repeat (an idempotent
-  method, or a connection that never opened); a create whose answer was lost is looked up by its
-  run-prefixed id before it is sent again (see `Reconciler`).
+- Connection errors and timeouts are retried when the request is safe to repeat (a method whose
+  repetition changes nothing, or a connection that never opened); a POST or DELETE whose answer
+  was lost is looked up before it is sent again (`reconcile.py`).
 - When patience runs out, `ServerUnavailable` is raised: a pytest skip with its own outcome, so
   that "the server was unavailable" is reported apart from a broken contract (`outcomes.py`).
 """
@@ -50,8 +50,9 @@ class Patience:
     timeout: float = 30.0  # seconds for one attempt to connect, and again to answer
     retries: int = 5  # attempts after the first, for one request
     max_wait: float = 180.0  # seconds one request may spend waiting between its attempts
-    wait_budget: float = 1800.0  # seconds the whole run may wait: a server that is down ends
-    # the run as not judged in bounded time
+    # Seconds the whole run may wait: a server that is down ends the run, as not judged, in
+    # bounded time.
+    wait_budget: float = 1800.0
     backoff: float = 1.0  # first wait without Retry-After; doubled each time
 
     def __post_init__(self) -> None:
@@ -87,6 +88,9 @@ Lookup = Callable[[requests.PreparedRequest, Send], tuple[str, str | None] | Non
 
 
 class PatientAdapter(HTTPAdapter):
+    """The transport: mounted on every session of the run, so that all share one patience, one
+    wait budget and one pool of connections."""
+
     def __init__(self, patience: Patience, lookup: Lookup | None = None) -> None:
         super().__init__(max_retries=0)
         self.patience = patience
@@ -94,7 +98,6 @@ class PatientAdapter(HTTPAdapter):
         self.wait_left = patience.wait_budget
         self.answered = False  # refusals are blips only once the server has answered
         self.lock = threading.Lock()
-        self.sleep = time.sleep
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
              timeout: Any = None, verify: Any = True, cert: Any = None,
@@ -127,7 +130,7 @@ class PatientAdapter(HTTPAdapter):
                     f"{method} {request.path_url.split('?')[0]}: {reason} after "
                     f"{attempt + 1} attempt(s) and {waited:.0f} s of waiting"
                 )
-            self.sleep(wait)
+            time.sleep(wait)
             waited += wait
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
