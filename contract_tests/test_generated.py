@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from .conftest import CONFIG
 from .contract import Contract
 from .target import Target
-from .transport import send_probes_through
+from .transport import send_probes_through, unavailable_first
 
 # Valid input that the domain refuses (a VN of another tenant, a taken number) is answered with a
 # documented 4xx; the contract does not promise 2xx for every schema-valid request.
@@ -69,8 +69,9 @@ def mark_ids(case: Any, prefix: str) -> None:
 @schema.parametrize()  # type: ignore[untyped-decorator]
 def test_operation_conforms(case: Any, target: Target, session: Any, id_prefix: str) -> None:
     mark_ids(case, id_prefix)
-    case.call_and_validate(base_url=target.base_url, session=session,
-                           excluded_checks=EXCLUDED_CHECKS)
+    with unavailable_first():
+        case.call_and_validate(base_url=target.base_url, session=session,
+                               excluded_checks=EXCLUDED_CHECKS)
 
 
 def test_stateful_sequences(exobridge_schema: Any, session: Any, id_prefix: str,
@@ -101,13 +102,14 @@ def test_stateful_sequences(exobridge_schema: Any, session: Any, id_prefix: str,
                                    transport_kwargs=kwargs or None)
 
     examples = int(pytestconfig.getoption("--examples"))
-    Sequences.run(
-        settings=hypothesis.settings(
-            max_examples=examples,
-            stateful_step_count=6,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(hypothesis.HealthCheck),
+    with unavailable_first():
+        Sequences.run(
+            settings=hypothesis.settings(
+                max_examples=examples,
+                stateful_step_count=6,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
         )
-    )

@@ -19,6 +19,7 @@ from contract_tests.transport import (
     ServerUnavailable,
     patient_session,
     retry_after,
+    unavailable_first,
 )
 
 from .test_weather_proxy import echo_server
@@ -139,3 +140,16 @@ def test_a_lost_greenpin_create_is_found_by_its_transaction_id():
     assert reconciler.find_greenpin(create, search([])) == ("absent", None)
     unmarked = prepared("POST", "/v1/tenants/demo/greenpin", {"transaction_id": "other"})
     assert reconciler.find_greenpin(unmarked, search([])) is None
+
+
+def test_unavailability_behind_another_error_is_what_is_reported():
+    def hypothesis_like() -> None:
+        try:
+            raise ServerUnavailable("POST /x: answered 503")
+        except ServerUnavailable:
+            raise RuntimeError("Inconsistent data generation!") from None
+
+    with pytest.raises(ServerUnavailable, match="answered 503"), unavailable_first():
+        hypothesis_like()
+    with pytest.raises(RuntimeError), unavailable_first():
+        raise RuntimeError("a failure of its own")
