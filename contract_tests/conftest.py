@@ -101,9 +101,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     # Defaults for a shared staging: a slow answer is waited for, throttling is waited out, and a
     # server that stays away ends the run as "could not judge" within minutes, not hours.
-    add("--timeout", "EXOBRIDGE_TIMEOUT", "seconds one attempt may take to connect, and to answer",
-        default="30")
-    add("--retries", "EXOBRIDGE_RETRIES",
+    # Not `--timeout`: pytest-timeout's option, which bounds a whole test.
+    add("--request-timeout", "EXOBRIDGE_REQUEST_TIMEOUT",
+        "seconds one attempt may take to connect, and to answer", default="30")
+    add("--request-retries", "EXOBRIDGE_REQUEST_RETRIES",
         "attempts after the first for a request answered 429/503 or dropped", default="5")
     add("--max-wait", "EXOBRIDGE_MAX_WAIT",
         "seconds one request may wait in all between its attempts (Retry-After, backoff)",
@@ -138,12 +139,13 @@ def contract() -> Contract:
 def patience(pytestconfig: pytest.Config) -> Patience:
     option = pytestconfig.getoption
     try:
-        return Patience(timeout=float(option("--timeout")), retries=int(option("--retries")),
+        return Patience(timeout=float(option("--request-timeout")),
+                        retries=int(option("--request-retries")),
                         max_wait=float(option("--max-wait")),
                         wait_budget=float(option("--wait-budget")))
     except ValueError as exc:
-        raise pytest.UsageError(f"--timeout, --retries, --max-wait, --wait-budget: {exc}") \
-            from None
+        names = "--request-timeout, --request-retries, --max-wait, --wait-budget"
+        raise pytest.UsageError(f"{names}: {exc}") from None
 
 
 @pytest.fixture(scope="session")

@@ -81,7 +81,7 @@ CHECK_EXIT_STATUS = """exit status:
   0  passed: every test that ran found the contract kept
   1  contract broken: at least one test failed
   3  could not judge: no test failed, but the server was unavailable for some (429/503 or
-     dropped connections past --retries/--max-wait/--wait-budget); they are listed apart
+     dropped connections past --request-retries/--max-wait/--wait-budget); they are listed apart
   4  not started: the server cannot be reached, or refuses the credentials"""
 # What the contract suite runs on (the `test` extra).
 CHECK_NEEDS = ("pytest", "schemathesis", "pytest_httpserver")
@@ -219,8 +219,8 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         ("--examples", args.examples), ("--seed", args.seed),
         ("--request-budget", args.request_budget), ("--vns", args.vns),
         ("--callback-url", args.callback_url), ("--junitxml", args.junitxml),
-        ("--control-token", args.control_token), ("--timeout", args.timeout),
-        ("--retries", args.retries), ("--max-wait", args.max_wait),
+        ("--control-token", args.control_token), ("--request-timeout", args.request_timeout),
+        ("--request-retries", args.request_retries), ("--max-wait", args.max_wait),
         ("--wait-budget", args.wait_budget),
     ):
         if value is not None:
@@ -323,9 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--callback-url", help="public URL of the callback sink")
     check.add_argument("--junitxml", help="write a JUnit XML report here")
     check.add_argument("--control-token", help="the mock's control token, for /_mock/")
-    check.add_argument("--timeout", type=float, metavar="SECONDS",
+    check.add_argument("--request-timeout", type=float, metavar="SECONDS",
                        help="seconds one attempt may take to connect, and to answer (default 30)")
-    check.add_argument("--retries", type=int, metavar="N",
+    check.add_argument("--request-retries", type=int, metavar="N",
                        help="attempts after the first for a request answered 429 or 503, or "
                        "whose connection dropped (default 5)")
     check.add_argument("--max-wait", type=float, metavar="SECONDS",

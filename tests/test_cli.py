@@ -245,5 +245,5 @@ def test_check_help_documents_the_exit_statuses_and_the_patience_options(capsys)
     shown = capsys.readouterr().out
     for line in ("0  passed", "1  contract broken", "3  could not judge", "4  not started"):
         assert line in shown
-    for option in ("--timeout", "--retries", "--max-wait", "--wait-budget"):
+    for option in ("--request-timeout", "--request-retries", "--max-wait", "--wait-budget"):
         assert option in shown

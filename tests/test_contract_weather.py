@@ -76,7 +76,7 @@ def test_a_server_that_stays_unavailable_is_not_judged(tmp_path):
     with broken_server(unchanged) as base, WeatherProxy(base, weather) as proxy:
         result = subprocess.run(
             [sys.executable, "-m", "mock_server", "check", "--base-url", proxy.url,
-             "--retries", "2", "--junitxml", str(report),
+             "--request-retries", "2", "--junitxml", str(report),
              "-k", "test_scenario and (greenpin_lifecycle or greenvn)"],
             capture_output=True, text=True, timeout=120, cwd=tmp_path,
         )
