@@ -72,8 +72,9 @@ SHORT_DURATION = re.compile(r"^[1-9][0-9]{0,4}[sm]$")
 
 def outlive_the_run(case: Any) -> None:
     """Gives a short deallocation policy a day. Sequences are replayed and must be answered alike
-    each time; an allocation that expires in real time (seconds, on a throttled server) would be
-    answered differently, which hypothesis reports as inconsistent data generation."""
+    each time; an allocation that expires in real time during a slow run (its own, or one that
+    holds a PIN the sequence asks for) would be answered differently, which hypothesis reports as
+    inconsistent data generation."""
     policy = case.body.get("deallocation_policy") if isinstance(case.body, dict) else None
     if isinstance(policy, dict) and SHORT_DURATION.match(str(policy.get("duration", ""))):
         policy["duration"] = "1d"
@@ -82,6 +83,7 @@ def outlive_the_run(case: Any) -> None:
 @schema.parametrize()  # type: ignore[untyped-decorator]
 def test_operation_conforms(case: Any, target: Target, session: Any, id_prefix: str) -> None:
     mark_ids(case, id_prefix)
+    outlive_the_run(case)
     with unavailable_first():
         case.call_and_validate(base_url=target.base_url, session=session,
                                excluded_checks=EXCLUDED_CHECKS)
