@@ -10,15 +10,15 @@ With no base URL, the mock is started on a free port and the suite runs against 
 from __future__ import annotations
 
 import os
-import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
+import requests
 
+from . import outcomes
 from .contract import Contract
+from .reconcile import Reconciler
 from .target import (
     BudgetExhausted,
     ControlTokenNeeded,
@@ -28,6 +28,13 @@ from .target import (
     preflight,
     probe_control_plane,
     start_local_mock,
+)
+from .transport import (
+    SESSION_TRANSPORT,
+    Patience,
+    PatientAdapter,
+    ServerUnavailable,
+    patient_session,
 )
 
 DEFAULT_PREFIX = "exoct-"
@@ -92,6 +99,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "EXOBRIDGE_SINK_PORT",
         "port the callback sink listens on (with --callback-url forwarding to it)",
     )
+    # Defaults for a shared staging: a slow answer is waited for, throttling is waited out, and a
+    # server that stays away ends the run as "could not judge" within minutes, not hours.
+    # Not `--timeout`: pytest-timeout's option, which bounds a whole test.
+    add("--request-timeout", "EXOBRIDGE_REQUEST_TIMEOUT",
+        "seconds one attempt may take to connect, and to answer", default="30")
+    add("--request-retries", "EXOBRIDGE_REQUEST_RETRIES",
+        "attempts after the first for a request answered 429/503 or dropped", default="5")
+    add("--max-wait", "EXOBRIDGE_MAX_WAIT",
+        "seconds one request may wait in all between its attempts (Retry-After, backoff)",
+        default="180")
+    add("--wait-budget", "EXOBRIDGE_WAIT_BUDGET",
+        "seconds the whole run may spend waiting for the server", default="1800")
     group.addoption(
         "--no-destructive",
         action="store_true",
@@ -106,6 +125,7 @@ CONFIG: dict[str, pytest.Config] = {}
 
 def pytest_configure(config: pytest.Config) -> None:
     CONFIG["current"] = config
+    config.pluginmanager.register(outcomes, "exobridge-outcomes")
     config.addinivalue_line("markers", "mock_only: needs the mock's control plane (/_mock/)")
     config.addinivalue_line("markers", "destructive: creates or changes allocations")
 
@@ -116,7 +136,51 @@ def contract() -> Contract:
 
 
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config) -> Iterator[Target]:
+def patience(pytestconfig: pytest.Config) -> Patience:
+    option = pytestconfig.getoption
+    try:
+        return Patience(timeout=float(option("--request-timeout")),
+                        retries=int(option("--request-retries")),
+                        max_wait=float(option("--max-wait")),
+                        wait_budget=float(option("--wait-budget")))
+    except ValueError as exc:
+        names = "--request-timeout, --request-retries, --max-wait, --wait-budget"
+        raise pytest.UsageError(f"{names}: {exc}") from None
+
+
+@pytest.fixture(scope="session")
+def transport(patience: Patience, guard: Guard, id_prefix: str, contract: Contract,
+              pytestconfig: pytest.Config) -> PatientAdapter:
+    """The one transport every request of the run goes through."""
+    auth = (pytestconfig.getoption("--api-key"), pytestconfig.getoption("--api-token"))
+    reconciler = Reconciler(contract, id_prefix, auth, guard.adopt,
+                            deleted=lambda allocation_id: allocation_id in guard.deleted)
+    return PatientAdapter(patience, lookup=reconciler)
+
+
+@pytest.fixture(scope="session")
+def plain_session(transport: PatientAdapter) -> Iterator[requests.Session]:
+    """Requests that are not the contract's (preflight, control plane, cleanup): no budget."""
+    session = patient_session(transport)
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def session(transport: PatientAdapter, guard: Guard, target: Target,
+            plain_session: requests.Session) -> Iterator[requests.Session]:
+    """The tests' requests: each spends the budget, and what each create makes is deleted at
+    the end of the run, even after failures."""
+    made = patient_session(transport, on_response=guard.note, before_request=guard.spend)
+    SESSION_TRANSPORT.session = made
+    yield made
+    SESSION_TRANSPORT.session = None
+    made.close()
+    cleanup(plain_session, guard, target.auth)
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config, plain_session: requests.Session) -> Iterator[Target]:
     option = pytestconfig.getoption
     tenant = option("--tenant")
     auth = (option("--api-key"), option("--api-token"))
@@ -127,11 +191,13 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     token = option("--control-token")
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
-        preflight(base_url, tenant, auth)
-        has_control_plane = probe_control_plane(base_url, headers)
-    except (ControlTokenNeeded, TargetUnusable) as exc:
+        preflight(plain_session, base_url, tenant, auth)
+        has_control_plane = probe_control_plane(plain_session, base_url, headers)
+    except (ControlTokenNeeded, TargetUnusable, ServerUnavailable) as exc:
         if process is not None:
             process.terminate()
+        if isinstance(exc, ServerUnavailable):
+            pytest.exit(f"{base_url}: {exc.msg}", returncode=outcomes.NOT_JUDGED)
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     found = Target(
         base_url=base_url.rstrip("/"),
@@ -143,7 +209,7 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         control_headers=headers,
     )
     if found.has_control_plane and process is not None:
-        httpx.post(found.url("/_mock/reset"), json={}, headers=headers)
+        plain_session.post(found.url("/_mock/reset"), json={}, headers=headers)
     yield found
     found.stop()
 
@@ -165,73 +231,54 @@ def destructive(pytestconfig: pytest.Config) -> bool:
 
 
 class Api:
-    """An HTTP client for the target that spends the budget, backs off on 429, and remembers
-    what it created so that teardown can delete it."""
+    """The tests' client for the target: relative paths, the tenant's credentials, the budget
+    (a spent budget skips the test), and the control plane through the same transport."""
 
-    def __init__(self, target: Target, guard: Guard) -> None:
+    def __init__(self, target: Target, session: requests.Session,
+                 plain_session: requests.Session) -> None:
         self.target = target
-        self.guard = guard
-        transport = httpx.HTTPTransport(retries=2)
-        self.client = httpx.Client(
-            base_url=target.base_url, auth=target.auth, timeout=30, transport=transport
-        )
+        self.session = session
+        self.plain_session = plain_session
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        delay = 0.5
-        for _ in range(6):
-            try:
-                self.guard.spend()
-            except BudgetExhausted as exc:
-                pytest.skip(str(exc))
-            response = self.client.request(method, path, **kwargs)
-            if response.status_code != 429:
-                break
-            retry_after = response.headers.get("retry-after", "")
-            wait = float(retry_after) if retry_after.isdigit() else delay
-            time.sleep(min(wait, 30))
-            delay *= 2
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("auth", self.target.auth)
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        self.guard.note_response(method.upper(), httpx.URL(path).path, response.status_code, body)
-        return response
+            return self.session.request(method, self.target.url(path), **kwargs)
+        except BudgetExhausted as exc:
+            pytest.skip(str(exc))
 
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
-    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("PUT", path, **kwargs)
 
-    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("DELETE", path, **kwargs)
 
-    def control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A call to the mock's control plane (its token when given; no budget)."""
-        return httpx.request(method, self.target.url(path), timeout=30,
-                             headers=self.target.control_headers, **kwargs)
+        return self.plain_session.request(method, self.target.url(path),
+                                          headers=self.target.control_headers, **kwargs)
 
 
 @pytest.fixture(scope="session")
-def api(target: Target, guard: Guard) -> Iterator[Api]:
-    client = Api(target, guard)
-    yield client
-    cleanup(client)
-    client.client.close()
+def api(target: Target, session: requests.Session, plain_session: requests.Session) -> Api:
+    return Api(target, session, plain_session)
 
 
-def cleanup(api: Api) -> None:
-    """Deletes what the run created and is still active, even after failures."""
-    with api.guard.lock:
-        created = dict(api.guard.created)
-        api.guard.created.clear()
+def cleanup(session: requests.Session, guard: Guard, auth: tuple[str, str]) -> None:
+    """Deletes what the run created (deleting again what is already deleted is harmless)."""
+    with guard.lock:
+        created = dict(guard.created)
+        guard.created.clear()
     for allocation_id, collection in created.items():
         try:
-            api.client.delete(f"{collection}/{allocation_id}")
-        except httpx.HTTPError:
+            session.delete(f"{collection}/{allocation_id}", auth=auth)
+        except (requests.RequestException, ServerUnavailable):
             continue
 
 
@@ -257,42 +304,3 @@ def needs_destructive(destructive: bool) -> None:
 
 
 __all__ = ["Api", "BudgetExhausted"]
-
-
-# -- the summary at the end of a run ------------------------------------------------------------
-
-_CHECK = re.compile(r"^\s*\|?\s*- (ST\d+ [^\n]+)$", re.MULTILINE)
-_CURL = re.compile(r"(curl -X [^\n]+)")
-_OUTCOMES: dict[str, tuple[str, str]] = {}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "contract_tests" not in report.nodeid:
-        return
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        text = report.longreprtext if report.failed or report.skipped else ""
-        # schemathesis reports each operation as a sub-test of one item: its head line names it.
-        name = report.head_line or report.nodeid.split("::", 1)[-1]
-        _OUTCOMES[name] = (report.outcome, text)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Operation (or scenario) by check, with each failing request as a curl command."""
-    if not _OUTCOMES:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("contract summary")
-    for name, (outcome, text) in sorted(_OUTCOMES.items()):
-        if outcome == "passed":
-            write(f"PASS  {name}")
-            continue
-        if outcome == "skipped":
-            reason = text.strip().splitlines()[-1] if text.strip() else ""
-            write(f"SKIP  {name}  {reason[-120:]}")
-            continue
-        checks = sorted(set(_CHECK.findall(text))) or [text.strip().splitlines()[-1][:120]]
-        write(f"FAIL  {name}")
-        for check in checks:
-            write(f"        {check.strip()}")
-        for curl in list(dict.fromkeys(_CURL.findall(text)))[:3]:
-            write(f"        {curl.strip()}")

@@ -12,12 +12,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+from .transport import ServerUnavailable
 
 CREATE_PATHS = ("/greenpin", "/greenvn")
 
@@ -96,13 +95,14 @@ class TargetUnusable(RuntimeError):
     """The server cannot be judged as given: it cannot be reached, or refuses the credentials."""
 
 
-def preflight(base_url: str, tenant_id: str, auth: tuple[str, str], timeout: float = 5) -> None:
+def preflight(session: requests.Session, base_url: str, tenant_id: str,
+              auth: tuple[str, str]) -> None:
     """One request before the run, so that a wrong URL or wrong credentials are said at once,
     in one line, instead of as a failure of every test (TargetUnusable)."""
     url = f"{base_url.rstrip('/')}/v1/tenants/{tenant_id}/greenpin"
     try:
-        answer = httpx.get(url, auth=auth, timeout=timeout)
-    except httpx.TransportError as exc:
+        answer = session.get(url, auth=auth)
+    except requests.RequestException as exc:
         reason = str(exc)[:200] or type(exc).__name__
         raise TargetUnusable(f"cannot connect to {base_url}: {reason}") from None
     if answer.status_code in (401, 403):
@@ -117,10 +117,11 @@ class ControlTokenNeeded(RuntimeError):
     """The server has the mock's control plane, and it refuses the token given (or none)."""
 
 
-def probe_control_plane(base_url: str, headers: dict[str, str] | None = None) -> bool:
+def probe_control_plane(session: requests.Session, base_url: str,
+                        headers: dict[str, str] | None = None) -> bool:
     try:
-        response = httpx.get(base_url.rstrip("/") + "/_mock/clock", timeout=5, headers=headers)
-    except httpx.TransportError:
+        response = session.get(base_url.rstrip("/") + "/_mock/clock", headers=headers)
+    except (requests.RequestException, ServerUnavailable):
         return False
     if response.status_code == 401 and "control token" in response.text:
         raise ControlTokenNeeded(
@@ -136,7 +137,8 @@ class Guard:
 
     budget: int
     used: int = 0
-    created: dict[str, str] = field(default_factory=dict)  # id -> collection path
+    created: dict[str, str] = field(default_factory=dict)  # id -> URL of its collection
+    deleted: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spend(self) -> None:
@@ -145,47 +147,32 @@ class Guard:
                 raise BudgetExhausted(f"the request budget of {self.budget} is spent")
             self.used += 1
 
-    def note_response(self, method: str, path: str, status: int, body: Any) -> None:
-        if method != "POST" or status != 200 or not path.endswith(CREATE_PATHS):
+    def note(self, method: str, url: str, response: requests.Response) -> None:
+        """Keeps what a create made, by the URL of its collection, for deletion at the end; and
+        what a deletion deleted."""
+        collection = url.split("?")[0].rstrip("/")
+        if method == "DELETE" and response.status_code == 200:
+            parent, _, deleted_id = collection.rpartition("/")
+            if parent.endswith(CREATE_PATHS):
+                with self.lock:
+                    self.deleted.add(deleted_id)
+        if method != "POST" or response.status_code != 200 or not collection.endswith(CREATE_PATHS):
+            return
+        try:
+            body = response.json()
+        except ValueError:
             return
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             return
         allocation_id = data.get("greenpin_id") or data.get("greenvn_id")
         if isinstance(allocation_id, str):
-            with self.lock:
-                self.created[allocation_id] = path
+            self.adopt(allocation_id, collection)
 
-
-def retrying_adapter() -> HTTPAdapter:
-    """Honours 429 (and its Retry-After) with backoff, up to five times."""
-    retry = Retry(
-        total=5,
-        status_forcelist=(429,),
-        allowed_methods=None,
-        backoff_factor=0.5,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    return HTTPAdapter(max_retries=retry)
-
-
-def guarded_session(guard: Guard) -> requests.Session:
-    """A requests session (schemathesis' transport) that spends the budget and notes creations."""
-    session = requests.Session()
-    session.mount("http://", retrying_adapter())
-    session.mount("https://", retrying_adapter())
-    original = session.request
-
-    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        guard.spend()
-        response = original(method, url, *args, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        guard.note_response(method.upper(), httpx.URL(url).path, response.status_code, body)
-        return response
-
-    session.request = request  # type: ignore[method-assign,assignment]
-    return session
+    def adopt(self, allocation_id: str, collection: str) -> bool:
+        """Keeps `allocation_id` for deletion; False when it was already kept."""
+        with self.lock:
+            if allocation_id in self.created:
+                return False
+            self.created[allocation_id] = collection
+            return True

@@ -78,6 +78,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 MIN_CONTROL_TOKEN = 16
+CHECK_EXIT_STATUS = """exit status:
+  0  passed: every test that ran found the contract kept
+  1  contract broken: at least one test failed
+  3  could not judge: no test failed, but the server was unavailable for some (429/503 or
+     dropped connections past --request-retries/--max-wait/--wait-budget); they are listed apart
+  4  not started: the server cannot be reached, or refuses the credentials"""
 # What the contract suite runs on (the `test` extra).
 CHECK_NEEDS = ("pytest", "schemathesis", "pytest_httpserver")
 
@@ -211,7 +217,9 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         ("--examples", args.examples), ("--seed", args.seed),
         ("--request-budget", args.request_budget), ("--vns", args.vns),
         ("--callback-url", args.callback_url), ("--junitxml", args.junitxml),
-        ("--control-token", args.control_token),
+        ("--control-token", args.control_token), ("--request-timeout", args.request_timeout),
+        ("--request-retries", args.request_retries), ("--max-wait", args.max_wait),
+        ("--wait-budget", args.wait_budget),
     ):
         if value is not None:
             options += [flag, str(value)]
@@ -324,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs contract_tests against a server. Options not listed here are passed "
         "to pytest (e.g. -k, -x, -v). Each option also reads an EXOBRIDGE_* environment "
         "variable; see the README.",
+        epilog=CHECK_EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("--base-url", help="server to check (default: start the mock)")
     check.add_argument("--tenant", help="tenant id (default demo)")
@@ -337,6 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--callback-url", help="public URL of the callback sink")
     check.add_argument("--junitxml", help="write a JUnit XML report here")
     check.add_argument("--control-token", help="the mock's control token, for /_mock/")
+    check.add_argument("--request-timeout", type=float, metavar="SECONDS",
+                       help="seconds one attempt may take to connect, and to answer (default 30)")
+    check.add_argument("--request-retries", type=int, metavar="N",
+                       help="attempts after the first for a request answered 429 or 503, or "
+                       "whose connection dropped (default 5)")
+    check.add_argument("--max-wait", type=float, metavar="SECONDS",
+                       help="seconds one request may wait in all between attempts (default 180)")
+    check.add_argument("--wait-budget", type=float, metavar="SECONDS",
+                       help="seconds the whole run may spend waiting for the server "
+                       "(default 1800)")
     check.add_argument("--no-destructive", action="store_true",
                        help="only reads and validation; create nothing")
     check.set_defaults(run=_check)

@@ -204,3 +204,15 @@ def test_a_401_says_which_credentials_to_send(client):
         answer = client.get(path, auth=None)
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"].startswith('Basic realm="exobridge"')
+
+
+def test_check_help_documents_the_exit_statuses_and_the_patience_options(capsys):
+    from mock_server.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    shown = capsys.readouterr().out
+    for line in ("0  passed", "1  contract broken", "3  could not judge", "4  not started"):
+        assert line in shown
+    for option in ("--request-timeout", "--request-retries", "--max-wait", "--wait-budget"):
+        assert option in shown

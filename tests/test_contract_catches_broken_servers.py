@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from contract_tests.ci.weather_proxy import Weather, WeatherProxy
 from mock_server.app import create_app
 from mock_server.testing import free_port
 
@@ -237,32 +238,43 @@ def run_suite(base_url: str, selection: str, *extra: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+# Each broken server is judged through a proxy that brings one kind of staging weather, reduced
+# to keep the run short (the full sizes are in benchmarks/weather.py): the defect is still caught.
+# The long runs of generated tests go through the throttling, which costs them least.
+WEATHER = {
+    "throttled": Weather(throttle_every=5, retry_after=0),
+    "blips": Weather(reset=0.05, unavailable=0.05, retry_after=0, seed=7),
+    "slow": Weather(latency=0.01),
+}
+
 CASES = [
     (drops_deallocation_time, "scenario or operation_conforms",
-     ["greenpin_lifecycle", "POST /v1/tenants/{tenant_id}/greenpin"]),
-    (forgets_deletions, "scenario", ["greenpin_lifecycle", "greenvn"]),
-    (wrong_status_for_no_free_pin, "scenario", ["pin_exhaustion", "greenpin_errors"]),
-    (mixes_up_allocations, "scenario", ["greenpin_lifecycle", "scheduled_deallocation"]),
+     ["greenpin_lifecycle", "POST /v1/tenants/{tenant_id}/greenpin"], "throttled"),
+    (forgets_deletions, "scenario", ["greenpin_lifecycle", "greenvn"], "blips"),
+    (wrong_status_for_no_free_pin, "scenario", ["pin_exhaustion", "greenpin_errors"], "slow"),
+    (mixes_up_allocations, "scenario", ["greenpin_lifecycle", "scheduled_deallocation"],
+     "blips"),
     (crashes_on_search, "operation_conforms and greenpin",
-     ["GET /v1/tenants/{tenant_id}/greenpin"]),
+     ["GET /v1/tenants/{tenant_id}/greenpin"], "throttled"),
     (accepts_bad_requests, "scenario or operation_conforms",
-     ["greenpin_errors", "POST /v1/tenants/{tenant_id}/greenpin"]),
-    (wrong_code_for_conflicts, "scenario", ["greenpin_errors", "greenvn"]),
+     ["greenpin_errors", "POST /v1/tenants/{tenant_id}/greenpin"], "throttled"),
+    (wrong_code_for_conflicts, "scenario", ["greenpin_errors", "greenvn"], "slow"),
     (wrong_type_of_usage, "scenario or (operation_conforms and greenpin)",
-     ["greenpin_lifecycle", "POST /v1/tenants/{tenant_id}/greenpin"]),
+     ["greenpin_lifecycle", "POST /v1/tenants/{tenant_id}/greenpin"], "throttled"),
     (plain_text_answers, "operation_conforms and tenants",
-     ["POST /v1/tenants/{tenant_id}/greenpin", "GET /v1/tenants/{tenant_id}/greenpin"]),
-    (accepts_invalid_numbers, "scenario", ["greenpin_errors"]),
-    (forgets_after_create, "scenario", ["greenpin_lifecycle", "scheduled_deallocation"]),
-    (reuses_active_pins, "scenario", ["pin_exhaustion", "greenpin_errors"]),
+     ["POST /v1/tenants/{tenant_id}/greenpin", "GET /v1/tenants/{tenant_id}/greenpin"],
+     "throttled"),
+    (accepts_invalid_numbers, "scenario", ["greenpin_errors"], "blips"),
+    (forgets_after_create, "scenario", ["greenpin_lifecycle", "scheduled_deallocation"], "slow"),
+    (reuses_active_pins, "scenario", ["pin_exhaustion", "greenpin_errors"], "blips"),
 ]
 
 
-@pytest.mark.parametrize(("defect", "selection", "caught_by"), CASES,
-                         ids=[case[0].__name__ for case in CASES])
-def test_the_suite_fails_on_a_broken_server(defect, selection, caught_by):
-    with broken_server(defect) as base_url:
-        code, output = run_suite(base_url, selection)
+@pytest.mark.parametrize(("defect", "selection", "caught_by", "weather"), CASES,
+                         ids=[f"{case[0].__name__}-{case[3]}" for case in CASES])
+def test_the_suite_fails_on_a_broken_server(defect, selection, caught_by, weather):
+    with broken_server(defect) as base_url, WeatherProxy(base_url, WEATHER[weather]) as proxy:
+        code, output = run_suite(proxy.url, selection)
     assert code == 1, output[-3000:]
     # Failure headers name the scenario or the operation (schemathesis reports per operation).
     failed = [line for line in output.splitlines() if line.startswith(("FAILED", "____"))]
@@ -272,6 +284,9 @@ def test_the_suite_fails_on_a_broken_server(defect, selection, caught_by):
     summary = output.split("contract summary", 1)[1]
     assert "FAIL  " in summary
     assert "curl -X" in summary
+    weather_seen = {"throttled": ["throttle"], "blips": ["reset", "unavailable"],
+                    "slow": ["requests"]}[weather]
+    assert all(proxy.counts[kind] for kind in weather_seen), proxy.counts
 
 
 def test_the_suite_fails_when_callbacks_break_their_schema():

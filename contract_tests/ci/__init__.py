@@ -1,0 +1,1 @@
+"""Helpers for running the contract suite in a pipeline."""
