@@ -2,7 +2,7 @@
 and how much memory the server took.
 
     python benchmarks/hostile.py            # the full sizes (about 1 minute)
-    python benchmarks/hostile.py --small    # reduced sizes, as CI runs it (about 12 s)
+    python benchmarks/hostile.py --small    # reduced sizes, as CI runs it (about 10 s)
 
 Each attack gets a fresh `python -m mock_server serve` under an open-file limit of 1,024 (256
 with --small), and four other clients that each make a request on a new connection, one after
@@ -69,7 +69,7 @@ class Sizes:
 FULL = Sizes(open_files=1024, never_finished=1200, header_mb=100, body_mb=300, credentials=300,
              seconds=8)
 SMALL = Sizes(open_files=256, never_finished=300, header_mb=10, body_mb=30, credentials=60,
-              seconds=1.5)
+              seconds=1.0)
 
 
 @dataclass

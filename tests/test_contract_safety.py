@@ -94,3 +94,16 @@ def test_throttling_is_waited_out():
         code, output = run_suite(base, "test_scenario and (greenpin_lifecycle or greenvn)")
     assert code == 0, output[-3000:]
     assert throttles[0].throttled > 5
+
+
+def test_runs_with_one_seed_do_not_meet_each_others_allocations():
+    """A second run against the same server with the same seed once found the first run's
+    allocations in its search by transaction id: ids and numbers now take a token of the run."""
+    from contract_tests.scenarios import run_variables
+
+    vns = ["+916292134464"]
+    first, second = (run_variables(7, "exoct-", "demo", vns) for _ in range(2))
+    assert first["prefix"] != second["prefix"]
+    assert first["n1"] != second["n1"]
+    assert run_variables(7, "exoct-", "demo", vns, run="ab12cd") == \
+        run_variables(7, "exoct-", "demo", vns, run="ab12cd")

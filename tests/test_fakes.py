@@ -20,7 +20,7 @@ SCHEMAS = {
     for path in sorted((OPENAPI_DIR / "callbacks").glob("*.schema.json"))
 }
 VALIDATORS = {event: Draft202012Validator(schema) for event, schema in SCHEMAS.items()}
-SEEDS = range(1000)
+SEEDS = range(400)
 
 
 def assert_valid(event: str, payload: Any) -> None:
@@ -42,7 +42,7 @@ def is_indian_mobile(number: str) -> bool:
 
 @pytest.fixture(scope="module")
 def many() -> dict[str, list[dict[str, Any]]]:
-    """1,000 payloads of every event, seeds 0 to 999."""
+    """400 payloads of every event, seeds 0 to 399."""
     return {event: [fake(event, seed=seed) for seed in SEEDS] for event in EVENTS}
 
 
@@ -52,7 +52,7 @@ def test_events_are_the_callback_schemas() -> None:
 
 
 @pytest.mark.parametrize("event", EVENTS)
-def test_a_thousand_seeds_give_valid_and_different_payloads(
+def test_hundreds_of_seeds_give_valid_and_different_payloads(
     event: str, many: dict[str, list[dict[str, Any]]]
 ) -> None:
     payloads = many[event]
