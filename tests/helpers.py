@@ -7,11 +7,15 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import jsonschema
+import uvicorn
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -124,3 +128,22 @@ class Served:
             self.process.wait(timeout=10)
         self.process.stdout.close()
         self.process.stderr.close()
+
+
+@contextmanager
+def in_thread(config: uvicorn.Config) -> Iterator[str]:
+    """An app served by uvicorn in a thread of this process, as `config` says (host, port,
+    options); its base URL. Stopped on leaving."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        assert time.monotonic() < deadline, "the server did not start in time"
+        time.sleep(0.01)
+    try:
+        yield f"http://{config.host}:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

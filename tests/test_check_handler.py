@@ -37,28 +37,15 @@ from mock_server.handler_check import Outcome, Report, check_handler
 from mock_server.handler_check.delivery import Sender
 from mock_server.testing import free_port
 
+from .helpers import in_thread
+
 SECRET = "whsec_ZXhvbW9jay1leGFtcGxlLXNlY3JldC0yMDI1IQ=="
 
 
-@contextmanager
-def served(app: Starlette) -> Iterator[str]:
+def served(app: Starlette) -> Any:
     """The app on a free loopback port, in a thread; its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off",
-                            timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the handler did not start"
-        assert time.monotonic() < deadline, "the handler did not start in time"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return in_thread(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error",
+                                    lifespan="off", timeout_graceful_shutdown=1))
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:

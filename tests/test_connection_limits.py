@@ -8,14 +8,12 @@ import contextlib
 import copy
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,6 +23,8 @@ from starlette.routing import Route
 from mock_server.serving import uvicorn_config
 from mock_server.settings import DEFAULT_CONFIG_PATH, Settings
 from mock_server.testing import MockServer, free_port
+
+from .helpers import in_thread
 
 GET = b"GET /_mock/health HTTP/1.1\r\nHost: localhost\r\n"
 
@@ -200,18 +200,8 @@ def test_an_answer_may_take_longer_than_the_header_timeout(settings):
         await asyncio.sleep(1.2)
         return PlainTextResponse("late but whole")
 
-    port = free_port("127.0.0.1")
-    server = uvicorn.Server(uvicorn_config(
-        Starlette(routes=[Route("/slow", slow)]), settings, host="127.0.0.1", port=port,
-        log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.01)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            assert client.get("/slow").text == "late but whole"
-            assert client.get("/slow").text == "late but whole"  # the same connection
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    config = uvicorn_config(Starlette(routes=[Route("/slow", slow)]), settings,
+                            host="127.0.0.1", port=free_port(), log_level="warning")
+    with in_thread(config) as base_url, httpx.Client(base_url=base_url) as client:
+        assert client.get("/slow").text == "late but whole"
+        assert client.get("/slow").text == "late but whole"  # the same connection

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,8 @@ import uvicorn
 from contract_tests.ci.weather_proxy import Weather, WeatherProxy
 from mock_server.app import create_app
 from mock_server.testing import free_port
+
+from .helpers import in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -202,18 +202,9 @@ def broken_server(
     served: Any = Defect(app, rewrite)
     if wrap is not None:
         served = wrap(served)
-    config = uvicorn.Config(served, host="127.0.0.1", port=port,
-                            log_level="error", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with in_thread(uvicorn.Config(served, host="127.0.0.1", port=port,
+                                  log_level="error", lifespan="on")) as base_url:
+        yield base_url
 
 
 # Modules of the suite that schemathesis does not generate: collecting the generated tests costs

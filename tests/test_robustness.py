@@ -32,21 +32,6 @@ JSON = {"content-type": "application/json", "authorization": BASIC}
 ENVELOPE_KEYS = {"success", "status", "code", "message", "data"}
 
 
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """Starts mocks (`serve(*args)`); kills whichever are still running at the end."""
-    started: list[Served] = []
-
-    def start(*args: str) -> Served:
-        server = Served(*args)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop(signal.SIGKILL)
-
-
 def allocation(transaction_id: str, a_number: str, b_number: str, vn: str,
                **extra: Any) -> dict[str, Any]:
     a_party: dict[str, Any] = {"numbers": [a_number], "vns": [vn]}
@@ -71,8 +56,8 @@ REQUESTS = 160  # more than the 100 PINs of length 2 on one VN
 CROWDED_VN = "+916292134471"
 
 
-def test_concurrent_creates_share_the_pins_of_one_vn_exactly(serve):
-    server = serve()
+def test_concurrent_creates_share_the_pins_of_one_vn_exactly(served):
+    server = served()
     barrier = threading.Barrier(CLIENTS)
 
     def client_run(worker: int) -> list[httpx.Response]:
@@ -111,9 +96,9 @@ def test_concurrent_creates_share_the_pins_of_one_vn_exactly(serve):
 STREAM_VN = "+916292134465"
 
 
-def test_acknowledged_allocations_survive_kill_9_mid_stream(serve, tmp_path: Path):
+def test_acknowledged_allocations_survive_kill_9_mid_stream(served, tmp_path: Path):
     state_file = str(tmp_path / "state.db")
-    first = serve("--state-file", state_file)
+    first = served("--state-file", state_file)
     pending_body = allocation("pending", "9876100000", "9876100001", "6292134464",
                               deallocation_policy={"duration": "2s"})
     pending = httpx.post(first.base + GP, auth=AUTH, json=pending_body)
@@ -162,7 +147,7 @@ def test_acknowledged_allocations_survive_kill_9_mid_stream(serve, tmp_path: Pat
     # The pending deallocation was still pending when the process died.
     assert killed - pending_made < 2
 
-    second = serve("--state-file", state_file)
+    second = served("--state-file", state_file)
     with httpx.Client(base_url=second.base, auth=AUTH, timeout=10) as client:
         for data in acknowledged:
             got = client.get(f"{GP}/{data['greenpin_id']}")
@@ -375,8 +360,8 @@ def test_escaped_control_characters_in_a_transaction_id_are_kept(hostile_server)
         assert got.json()["data"]["transaction_id"] == transaction_id
 
 
-def test_a_body_of_many_small_wrong_items_is_answered_quickly(serve):
-    server = serve()
+def test_a_body_of_many_small_wrong_items_is_answered_quickly(served):
+    server = served()
     items = (1024 * 1024 - 100) // 2
     content = (b'{"transaction_id": "t", "a": {"numbers": [' + b",".join([b"1"] * items)
                + b'], "vns": ["6292134464"]}}')
@@ -455,8 +440,8 @@ def _fuzz_operation(task: tuple[str, str]) -> tuple[str, list[int], list[str]]:
 
 
 @pytest.mark.slow
-def test_negative_fuzzing_never_gets_a_server_error(serve):
-    server = serve()
+def test_negative_fuzzing_never_gets_a_server_error(served):
+    server = served()
     labels = [r.ok().label for r in _negative_schema(server.base).get_all_operations()]
     context = multiprocessing.get_context("spawn")
     with context.Pool(FUZZ_WORKERS) as pool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ import uvicorn
 
 from contract_tests.ci.weather_proxy import Weather, WeatherProxy
 from mock_server.testing import free_port
+
+from .helpers import in_thread
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY", "HEAD"]
 
@@ -49,18 +50,9 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @contextmanager
 def echo_server() -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(echo, host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with in_thread(uvicorn.Config(echo, host="127.0.0.1", port=free_port(),
+                                  log_level="error", lifespan="off")) as base_url:
+        yield base_url
 
 
 def exchange(base: str, method: str, path: str = "/p?q=1",
