@@ -261,25 +261,48 @@ def _resolve(root: Any, node: Any) -> Any:
     return node
 
 
-def with_defaults(root: Any, schema: Any, value: Any) -> Any:
-    """`value` (a checked body) with the spec's `default` of every member it leaves out, in
-    its objects at any depth, so that code reads what the spec says an absent member means
-    instead of restating it. The value is not changed in place."""
+# A member's default (or _NO_DEFAULT) and the plan of its own members.
+DefaultsPlan = dict[str, tuple[Any, "DefaultsPlan"]]
+_NO_DEFAULT = object()
+
+
+def defaults_plan(root: Any, schema: Any, depth: int = 0) -> DefaultsPlan:
+    """Where a schema's objects state `default`s, worked out once: only the members that have
+    one, or whose own members do, are kept."""
     schema = _resolve(root, schema)
-    if not isinstance(value, dict) or not isinstance(schema, dict):
-        return value
+    if not isinstance(schema, dict) or depth > 16:
+        return {}
     members: dict[str, Any] = {}
     for part in [schema, *(_resolve(root, s) for s in schema.get("allOf", ()))]:
         if isinstance(part, dict):
             members.update(part.get("properties", {}))
-    filled = dict(value)
+    plan: DefaultsPlan = {}
     for name, member in members.items():
-        member = _resolve(root, member) if "default" not in member else member
-        if name not in filled and isinstance(member, dict) and "default" in member:
-            filled[name] = copy.deepcopy(member["default"])
-        elif name in filled:
-            filled[name] = with_defaults(root, member, filled[name])
-    return filled
+        default = member.get("default", _NO_DEFAULT) if isinstance(member, dict) else _NO_DEFAULT
+        inner = defaults_plan(root, member, depth + 1)
+        if default is not _NO_DEFAULT or inner:
+            plan[name] = (default, inner)
+    return plan
+
+
+def with_defaults(plan: DefaultsPlan, value: Any) -> Any:
+    """`value` (a checked body) with the spec's `default` of every member it leaves out, in
+    its objects at any depth, so that code reads what the spec says an absent member means
+    instead of restating it. The value is not changed in place; without defaults to add, it is
+    returned as it is."""
+    if not plan or not isinstance(value, dict):
+        return value
+    filled: dict[str, Any] | None = None
+    for name, (default, inner) in plan.items():
+        if name in value:
+            new = with_defaults(inner, value[name])
+            if new is not value[name]:
+                filled = filled if filled is not None else dict(value)
+                filled[name] = new
+        elif default is not _NO_DEFAULT:
+            filled = filled if filled is not None else dict(value)
+            filled[name] = copy.deepcopy(default)
+    return filled if filled is not None else value
 
 
 class BodyCheck:
@@ -287,9 +310,8 @@ class BodyCheck:
     its own (their items' schema), the body as a whole needing only objects there."""
 
     def __init__(self, spec: Spec, ref: str) -> None:
-        self._root = spec.document
-        self._schema = spec.pointer(ref)
-        schema = copy.deepcopy(self._schema)
+        self._defaults = defaults_plan(spec.document, spec.pointer(ref))
+        schema = copy.deepcopy(spec.pointer(ref))
         self.item_checks: dict[str, SchemaCheck] = {}
         for name, prop in schema.get("properties", {}).items():
             if prop.get("x-per-item-results"):
@@ -302,7 +324,7 @@ class BodyCheck:
         self.whole.check(body)
 
     def with_defaults(self, body: Any) -> Any:
-        return with_defaults(self._root, self._schema, body)
+        return with_defaults(self._defaults, body)
 
 
 class QueryCheck:
@@ -373,7 +395,7 @@ class ControlSpec:
 
     def with_defaults(self, operation_id: str, body: Any) -> Any:
         """The body with the defaults `mock-control.yaml` states for what it leaves out."""
-        return with_defaults(self.document, self._schema(operation_id), body)
+        return with_defaults(defaults_plan(self.document, self._schema(operation_id)), body)
 
     def _schema(self, operation_id: str) -> Any:
         node: Any = self.document
