@@ -34,6 +34,7 @@ from .routes.requests import BASIC_CHALLENGE
 from .settings import Settings
 from .spec import Spec
 from .store.deliveries import DeliveryLog
+from .store.shared import RedisState
 from .store.state import State
 
 logger = logging.getLogger("exomock")
@@ -165,6 +166,20 @@ class InternalErrors:
             await response(scope, receive, send)
 
 
+class CatchUp:
+    """On a state shared by processes, every request first takes up what the others committed:
+    an allocation made through one process is found through the next."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.state.refresh()
+        await self.app(scope, receive, send)
+
+
 async def unsupported_version(request: Request) -> Response:
     """Code 9 for an ExoBridge path of a version other than v1."""
     version = request.path_params["version"]
@@ -221,13 +236,15 @@ def create_app(
         await dispatcher.start()
         if tune_gc:
             gc_tuning.install()
-        ticker = asyncio.create_task(_tick_when_due(backend))
+        tasks = [asyncio.create_task(_tick_when_due(backend))]
+        if isinstance(state, RedisState):
+            tasks.append(asyncio.create_task(_keep_lease(state, dispatcher)))
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await dispatcher.stop()
             state.close()
 
@@ -255,6 +272,7 @@ def create_app(
             Middleware(BrowserGuard, loopback_only=loopback_only),
             Middleware(ControlGuard, token=control_token),
             Middleware(InternalErrors),
+            *([Middleware(CatchUp, state=state)] if state.shared else []),
         ],
         lifespan=lifespan,
     )
@@ -274,3 +292,18 @@ async def _tick_when_due(backend: Backend) -> None:
         except Exception:  # keep the schedule alive; the defect is in the log
             logger.exception("scheduled calls or deallocation failed")
         await asyncio.sleep(DEALLOCATION_TICK_SECONDS)
+
+
+async def _keep_lease(state: RedisState, dispatcher: CallbackDispatcher) -> None:
+    """On a shared state: renews this process's hold on the callbacks it sends, and takes up
+    those of processes that stopped renewing theirs."""
+    while True:
+        try:
+            state.renew_lease()
+            orphans = state.take_orphans()
+            if orphans:
+                logger.warning("sending %d callbacks of a process that stopped", len(orphans))
+                dispatcher.dispatch(orphans)
+        except Exception:  # the store may come back; the next round tries again
+            logger.exception("renewing the lease on the shared state failed")
+        await asyncio.sleep(state.lease_seconds / 3)

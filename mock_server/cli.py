@@ -13,71 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .settings import ConfigError, Settings
+from .serve import add_arguments as add_serve_arguments
+from .serve import run as serve_command
 
 if TYPE_CHECKING:
     import httpx
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .app import create_app
-    from .serving import listen, uvicorn_config
-
-    port = _port(args.port)
-    if port is None:
-        print(f"exomock: --port must be a whole number from 0 to 65535, not {args.port[:20]!r}",
-              file=sys.stderr)
-        return 2
-    token = args.control_token or os.environ.get("EXOMOCK_CONTROL_TOKEN") or None
-    problem = _control_token_problem(args.host, token)
-    if problem is not None:
-        print(f"exomock: {problem}", file=sys.stderr)
-        return 2
-    try:
-        settings = Settings.load(args.config)
-    except ConfigError as exc:
-        print(f"exomock: {exc}", file=sys.stderr)
-        return 2
-    # Listening before anything else is opened: a port in use is said before any success.
-    try:
-        listener = listen(args.host, port)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        print(f"exomock: cannot listen on {args.host} port {port}: {reason}", file=sys.stderr)
-        return 2
-    state = None
-    if args.state_file:
-        from .store.lock import StateFileError
-        from .store.state import State
-
-        try:
-            state = State.open(args.state_file, retention=settings.callbacks.retention)
-        except StateFileError as exc:
-            listener.close()
-            print(f"exomock: {exc}", file=sys.stderr)
-            return 2
-    app = create_app(settings, state=state, seed=args.seed, control_token=token,
-                     loopback_only=_loopback(args.host))
-    tenants = ", ".join(settings.tenants)
-    bound = listener.getsockname()[1]
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"exomock: serving tenants {tenants} on http://{host}:{bound}", file=sys.stderr)
-    config = uvicorn_config(
-        app, settings, host=args.host, port=bound, own_process=True,
-        log_level=args.log_level, access_log=args.access_log,
-    )
-    try:
-        # The socket itself (not its descriptor, which uvicorn would take for a Unix socket and
-        # leave Nagle's algorithm on, adding 40 ms to answers).
-        uvicorn.Server(config).run(sockets=[listener])
-    finally:
-        listener.close()
-    return 0
-
-
-MIN_CONTROL_TOKEN = 16
 CHECK_EXIT_STATUS = """exit status:
   0  passed: every test that ran found the contract kept
   1  contract broken: at least one test failed
@@ -86,30 +28,6 @@ CHECK_EXIT_STATUS = """exit status:
   4  not started: the server cannot be reached, or refuses the credentials"""
 # What the contract suite runs on (the `test` extra).
 CHECK_NEEDS = ("pytest", "schemathesis", "pytest_httpserver")
-
-
-def _port(text: str) -> int | None:
-    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
-        return None
-    return int(text)
-
-
-def _control_token_problem(host: str, token: str | None) -> str | None:
-    """Why the control plane would be unsafe to serve (None when it is not)."""
-    if token is not None and len(token) < MIN_CONTROL_TOKEN:
-        return f"--control-token must have at least {MIN_CONTROL_TOKEN} characters"
-    if token is None and not _loopback(host):
-        return (
-            f"--host {host} is reachable from other machines: give --control-token (or "
-            "EXOMOCK_CONTROL_TOKEN) so that only its holders reach /_mock/"
-        )
-    return None
-
-
-def _loopback(host: str) -> bool:
-    from .routes.browsers import loopback_host
-
-    return loopback_host(host)
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -284,21 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the mock server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument(
-        "--control-token",
-        help="every /_mock/ request must carry Authorization: Bearer TOKEN (env "
-        "EXOMOCK_CONTROL_TOKEN; at least 16 characters); required on an address that is not "
-        "loopback",
-    )
-    serve.add_argument("--port", default="8000", help="port, 0 to 65535 (default 8000; 0: any)")
-    serve.add_argument("--config", help="YAML configuration (default: the embedded one)")
-    serve.add_argument("--state-file", help="keep state in this SQLite file across restarts")
-    serve.add_argument("--seed", type=int, help="seed for ids and PINs, for repeatable runs")
-    serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--access-log", action="store_true", help="log every request")
-    serve.set_defaults(run=_serve)
+    add_serve_arguments(serve)
+    serve.set_defaults(run=serve_command)
 
     fake = commands.add_parser(
         "fake",

@@ -52,12 +52,33 @@ class Backend:
         self.incoming = IncomingCalls(self)
         self.connect = ConnectApplet(self)
         self.calls = Calls(self, state.calls)
-        # Injected failures (`POST /_mock/faults`): the next N provider requests answer code 0.
-        # Kept in memory only; each one used up is the one change a failed request makes.
-        self.internal_errors = 0
         self._changes: Changeset | None = None
+        self._exclusive = False
+        state.observe(self._committed_elsewhere)
 
     # -- the unit of work -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Holds the state for one unit of work, or for reads that decide what a unit changes
+        (a store shared by processes locks here, and catches up first). Re-entrant."""
+        if self._exclusive:
+            yield
+            return
+        with self.state.exclusive():
+            self._exclusive = True
+            try:
+                yield
+            finally:
+                self._exclusive = False
+
+    def _committed_elsewhere(self, changes: Changeset) -> None:
+        """A unit another process committed on a shared store: its clock and resets count
+        here too."""
+        if changes.runtime is not None:
+            self.clock.set_offset(changes.runtime.clock_offset)
+        for tenant_id in changes.resets:
+            self.events.forget(tenant_id)
 
     @contextlib.contextmanager
     def unit(self, now: float | None = None) -> Iterator[Changeset]:
@@ -69,14 +90,15 @@ class Backend:
         if self._changes is not None:
             yield self._changes
             return
-        changes = Changeset(now=self.clock.now() if now is None else now)
-        self._changes = changes
-        try:
-            yield changes
-            if not changes.empty:
-                self._commit(changes)
-        finally:
-            self._changes = None
+        with self.exclusive():
+            changes = Changeset(now=self.clock.now() if now is None else now)
+            self._changes = changes
+            try:
+                yield changes
+                if not changes.empty:
+                    self._commit(changes)
+            finally:
+                self._changes = None
         if changes.deliveries:
             self.events.dispatch(changes.deliveries)
 
@@ -169,11 +191,12 @@ class Backend:
     def advance_clock(self, seconds: float) -> list[Allocation]:
         """Moves the clock on, and does what became due, in one unit; ValueError when the clock
         would go back or past its end (`clock.LATEST`)."""
-        offset = self.clock.checked_offset(seconds)
-        runtime = self.state.runtime
-        with self.unit(now=self.clock.now() + seconds) as changes:
-            changes.runtime = replace(runtime, clock_offset=offset)
-            return self.tick()
+        with self.exclusive():
+            offset = self.clock.checked_offset(seconds)
+            runtime = self.state.runtime
+            with self.unit(now=self.clock.now() + seconds) as changes:
+                changes.runtime = replace(runtime, clock_offset=offset)
+                return self.tick()
 
     def callback_urls(self, tenant_id: str) -> Mapping[str, str]:
         """The tenant's callback URLs by event (`*`: every event), as they are now."""
@@ -189,13 +212,13 @@ class Backend:
         self, tenant_id: str, changes: Mapping[str, str | None]
     ) -> Mapping[str, str]:
         """Sets (or, with None, removes) the tenant's URL of each event given."""
-        urls = dict(self.callback_urls(tenant_id))
-        for event, url in changes.items():
-            if url is None:
-                urls.pop(event, None)
-            else:
-                urls[event] = url
         with self.unit() as unit:
+            urls = dict(self.callback_urls(tenant_id))
+            for event, url in changes.items():
+                if url is None:
+                    urls.pop(event, None)
+                else:
+                    urls[event] = url
             unit.runtime = self.state.runtime.with_callback_urls(tenant_id, urls)
         return urls
 
@@ -225,16 +248,25 @@ class Backend:
         return again
 
     def set_faults(self, internal_errors: int) -> None:
-        self.internal_errors = internal_errors
+        """The next `internal_errors` provider requests answer code 0 (`POST /_mock/faults`)."""
+        self.state.faults.set(internal_errors)
 
     def take_fault(self) -> None:
-        if self.internal_errors > 0:
-            self.internal_errors -= 1
+        if self.state.faults.take():
             raise ExoBridgeError(Code.INTERNAL_ERROR, "fault injected through /_mock/faults")
 
     def reset(self, tenant_id: str | None = None) -> None:
         """Forgets a tenant's state (allocations, calls, callbacks, run-time URLs), or everyone's
         (and the clock's offset and injected faults too)."""
+        with self.exclusive():
+            self._reset(tenant_id)
+        self.events.forget(tenant_id)
+        if tenant_id is None:
+            self.state.faults.set(0)
+            # The dropped state may hold cycles among objects the collector no longer walks.
+            gc_tuning.collect_everything()
+
+    def _reset(self, tenant_id: str | None) -> None:
         runtime = self.state.runtime
         if tenant_id is None:
             new_runtime = RuntimeState()
@@ -252,11 +284,6 @@ class Backend:
         with self.unit() as changes:
             changes.resets.append(tenant_id)
             changes.runtime = new_runtime
-        self.events.forget(tenant_id)
-        if tenant_id is None:
-            self.internal_errors = 0
-            # The dropped state may hold cycles among objects the collector no longer walks.
-            gc_tuning.collect_everything()
 
 
 def route_error(taken: RouteTaken) -> ExoBridgeError:

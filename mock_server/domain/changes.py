@@ -24,6 +24,25 @@ class StoreUnavailable(Exception):
     """The state could not be written (disk full, I/O error): nothing of the change was kept."""
 
 
+class Faults:
+    """Failures injected through the control plane: the next `count` provider requests answer
+    code 0. Not part of any unit: using one up is the one change a failed request makes. Kept in
+    memory; a store shared by processes keeps one count for all of them."""
+
+    def __init__(self) -> None:
+        self._left = 0
+
+    def set(self, count: int) -> None:
+        self._left = count
+
+    def take(self) -> bool:
+        """Whether this request is to fail (one fewer left if so)."""
+        if self._left <= 0:
+            return False
+        self._left -= 1
+        return True
+
+
 @dataclass(frozen=True)
 class RuntimeState:
     """What the control plane changes at run time, kept with the state (and its file).

@@ -6,13 +6,14 @@ The domain knows only these; `store/` implements them and the application compos
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from .allocations import Allocation, SearchCriteria
 from .call_model import CallRecord
-from .changes import Changeset, RuntimeState
+from .changes import Changeset, Faults, RuntimeState
 from .deliveries import Delivery
 
 
@@ -142,6 +143,27 @@ class StateStore(Protocol):
 
     @property
     def runtime(self) -> RuntimeState: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes change this state too."""
+        ...
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Held around every unit of work (`Backend.exclusive`): no other process commits
+        between what the unit reads and what it commits."""
+        ...
+
+    def refresh(self) -> None:
+        """Takes up what other processes committed since the last look."""
+        ...
+
+    def observe(self, listener: Callable[[Changeset], None]) -> None:
+        """Tells `listener` of each unit another process committed, once applied here."""
+        ...
 
     def commit(self, changes: Changeset) -> None:
         """Applies the whole changeset, or raises and applies nothing: `RouteTaken` when a route

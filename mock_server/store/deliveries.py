@@ -103,6 +103,14 @@ class DeliveryLog:
         if evicted and self.on_evict is not None:
             self.on_evict(evicted)
 
+    def replace(self, delivery: Delivery) -> None:
+        """Takes another process's record of a logged delivery (its attempts, its outcome)."""
+        if delivery.id not in self._entries:
+            return
+        self._entries[delivery.id] = delivery
+        if delivery.outcome != PENDING:
+            self._ended[delivery.id] = None
+
     def undelivered(self) -> list[Delivery]:
         """Deliveries that were under way, to resume after a restart."""
         return [d for d in self._entries.values() if d.outcome == PENDING and d.url]

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..domain.allocations import Allocation
 from ..domain.call_model import CallRecord, Leg, Script
+from ..domain.changes import Changeset, RuntimeState
 from ..domain.deliveries import Delivery
 
 
@@ -26,9 +27,12 @@ def _party(numbers: tuple[str, ...], vns: tuple[str, ...], pins: tuple[str, ...]
 
 
 def encode_allocation(allocation: Allocation) -> str:
+    return json.dumps(allocation_object(allocation), separators=(",", ":"))
+
+
+def allocation_object(allocation: Allocation) -> dict[str, Any]:
     a = allocation
-    return json.dumps(
-        {
+    return {
             "kind": a.kind,
             "ref": a.ref,
             "a": _party(a.a_numbers, a.a_vns, a.a_pins),
@@ -39,9 +43,7 @@ def encode_allocation(allocation: Allocation) -> str:
             "deallocate_at": a.deallocate_at,
             "deallocated_at": a.deallocated_at,
             "flow_id": a.flow_id,
-        },
-        separators=(",", ":"),
-    )
+        }
 
 
 def _strings(raw: Any) -> tuple[str, ...]:
@@ -51,7 +53,10 @@ def _strings(raw: Any) -> tuple[str, ...]:
 
 
 def decode_allocation(tenant_id: str, allocation_id: str, text: str) -> Allocation:
-    raw = json.loads(text)
+    return allocation_from(tenant_id, allocation_id, json.loads(text))
+
+
+def allocation_from(tenant_id: str, allocation_id: str, raw: dict[str, Any]) -> Allocation:
     a, b = raw["a"], raw["b"]
     allocation = Allocation(
         kind=raw["kind"],
@@ -80,12 +85,19 @@ def encode_call(call: CallRecord) -> str:
     return json.dumps(dataclasses.asdict(call), separators=(",", ":"))
 
 
+def call_object(call: CallRecord) -> dict[str, Any]:
+    return dataclasses.asdict(call)
+
+
 def _leg(raw: dict[str, Any]) -> Leg:
     return Leg(**raw)
 
 
 def decode_call(text: str) -> CallRecord:
-    raw = json.loads(text)
+    return call_from(json.loads(text))
+
+
+def call_from(raw: dict[str, Any]) -> CallRecord:
     raw["legs"] = [_leg(leg) for leg in raw["legs"]]
     script = raw.get("script")
     if script is not None:
@@ -100,3 +112,35 @@ def encode_delivery(delivery: Delivery) -> str:
 
 def decode_delivery(text: str) -> Delivery:
     return Delivery.from_json(json.loads(text))
+
+
+def encode_changeset(changes: Changeset) -> str:
+    """A whole unit of work as one JSON text (what a shared store passes between processes)."""
+    return json.dumps(
+        {
+            "now": changes.now,
+            "allocations": [
+                [tenant_id, allocation_id, allocation_object(a)]
+                for (tenant_id, allocation_id), a in changes.allocations.items()
+            ],
+            "calls": [call_object(c) for c in changes.calls.values()],
+            "deliveries": [d.as_json() for d in changes.deliveries],
+            "runtime": changes.runtime.as_json() if changes.runtime is not None else None,
+            "resets": changes.resets,
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_changeset(text: str | bytes) -> Changeset:
+    raw = json.loads(text)
+    changes = Changeset(now=float(raw["now"]))
+    for tenant_id, allocation_id, allocation in raw["allocations"]:
+        changes.put(allocation_from(tenant_id, allocation_id, allocation))
+    for call in raw["calls"]:
+        changes.put_call(call_from(call))
+    changes.deliveries = [Delivery.from_json(d) for d in raw["deliveries"]]
+    if raw["runtime"] is not None:
+        changes.runtime = RuntimeState.from_json(raw["runtime"])
+    changes.resets = list(raw["resets"])
+    return changes

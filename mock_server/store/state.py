@@ -7,8 +7,11 @@ cannot fail. So a refused or failed commit leaves memory and the file as they we
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 from ..domain.allocations import RouteTaken
-from ..domain.changes import Changeset, RuntimeState
+from ..domain.changes import Changeset, Faults, RuntimeState
 from ..domain.ports import CallStore, Store
 from .calls import MemoryCallStore
 from .deliveries import DeliveryLog
@@ -31,6 +34,8 @@ class State:
         self._log = log if log is not None else DeliveryLog()
         self.file = file
         self._runtime = RuntimeState()
+        self.faults = Faults()
+        self._listener: Callable[[Changeset], None] | None = None
         # How many times the state file was opened before (0 without a file).
         self.starts = 0
         if file is not None:
@@ -85,15 +90,39 @@ class State:
     def runtime(self) -> RuntimeState:
         return self._runtime
 
+    # -- the one way to change it ---------------------------------------------------------------
+
+    # A process alone changes its state: nothing to share, nothing to take up from others.
+    shared = False
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Held around a unit of work: what it reads is what it commits on (a store shared by
+        processes locks and catches up here; one process's state has nothing to do)."""
+        return contextlib.nullcontext()
+
+    def refresh(self) -> None:
+        """Takes up what other processes committed (nothing: no other process shares it)."""
+
+    def observe(self, listener: Callable[[Changeset], None]) -> None:
+        """`listener` is told of each unit another process committed, once it is applied."""
+        self._listener = listener
+
     def commit(self, changes: Changeset) -> None:
+        evicted = self._check(changes)
+        if self.file is not None:
+            self.file.write(changes, evicted)
+        self._apply(changes, evicted)
+
+    def _check(self, changes: Changeset) -> list[str]:
+        """Raises what refuses the unit; the log entries it will evict."""
         if changes.resets and changes.allocations:
             raise ValueError("a reset is a unit of its own")
         if changes.allocations:
             self._allocations.check(changes.allocations)
-        evicted = self._log.evictions(changes.deliveries) if changes.deliveries else []
-        if self.file is not None:
-            self.file.write(changes, evicted)
-        # From here on nothing can fail: plain changes of dictionaries.
+        return self._log.evictions(changes.deliveries) if changes.deliveries else []
+
+    def _apply(self, changes: Changeset, evicted: list[str]) -> None:
+        # Nothing here can fail: plain changes of dictionaries.
         for tenant_id in changes.resets:
             self._allocations.reset(tenant_id)
             self._calls.reset(tenant_id)

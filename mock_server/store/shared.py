@@ -1,0 +1,331 @@
+"""One mock served by several processes, on any hosts: the state shared through Redis.
+
+Every process keeps the whole state in memory, as one process would (`State`), and Redis holds
+the log of every unit of work committed, in order. A unit of work runs under one lock for all
+processes (`exclusive`): the process takes the lock, takes up the units others committed since
+it last looked, runs the domain on state that is now current, and appends its unit to the log in
+the same script that checks it still holds the lock. So every rule holds across processes
+exactly as in one (a PIN or number claimed by one request is refused to all others) and each
+request is still all or nothing: a unit refused by the domain or by the store is never appended.
+Requests that only read catch up first (`refresh`, one round trip).
+
+Callbacks: the process that commits a unit sends its callbacks; while they are pending they are
+its own in Redis (`owners`) for as long as it renews its lease (`alive:<process>`). A process
+that stops renewing (killed, hung, cut off) loses them: another process claims them and sends
+them (`take_orphans`). Attempts and outcomes are appended to the log as well, so every process's
+callback log is the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from ..domain.changes import Changeset, Faults, StoreUnavailable
+from ..domain.deliveries import PENDING, Delivery
+from .deliveries import DeliveryLog
+from .rows import decode_changeset, decode_delivery, encode_changeset, encode_delivery
+from .state import State
+
+logger = logging.getLogger("exomock")
+
+# How long a lock holder that went silent keeps the others waiting (a unit takes well under a
+# millisecond), and how long one waits for the lock before answering code 0.
+LOCK_MILLISECONDS = 2_000
+LOCK_WAIT_SECONDS = 10.0
+LEASE_SECONDS = 5.0
+
+# KEYS: lock, log. ARGV: token, lock ms, the log position after which to read.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('XRANGE', KEYS[2], ARGV[3], '+')}
+end
+return {0}
+"""
+
+# KEYS: lock, seq, log, owners. ARGV: token, seq expected, process, unit, 1 when the unit
+# forgets everything, how many deliveries it owns, their ids, then the ids it no longer owns.
+_COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'the lock was lost'} end
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if seq ~= tonumber(ARGV[2]) then return {0, 'another process committed out of turn'} end
+seq = seq + 1
+redis.call('SET', KEYS[2], seq)
+local id = redis.call('XADD', KEYS[3], '*', 'k', 'c', 's', seq, 'o', ARGV[3], 'd', ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('XTRIM', KEYS[3], 'MINID', id)
+  redis.call('DEL', KEYS[4])
+end
+local owned = tonumber(ARGV[6])
+for i = 7, 6 + owned do redis.call('HSET', KEYS[4], ARGV[i], ARGV[3]) end
+for i = 7 + owned, #ARGV do redis.call('HDEL', KEYS[4], ARGV[i]) end
+return {1, id}
+"""
+
+# KEYS: lock. ARGV: token.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: log, owners. ARGV: process, delivery id, delivery, 1 when it has ended.
+_ATTEMPT = """
+redis.call('XADD', KEYS[1], '*', 'k', 'd', 'o', ARGV[1], 'd', ARGV[3])
+if ARGV[4] == '1' then redis.call('HDEL', KEYS[2], ARGV[2]) end
+return 1
+"""
+
+# KEYS: owners. ARGV: process, the prefix of the lease keys.
+_TAKE_ORPHANS = """
+local claimed = {}
+local alive = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local owner = all[i + 1]
+  if owner ~= ARGV[1] then
+    local live = alive[owner]
+    if live == nil then
+      live = redis.call('EXISTS', ARGV[2] .. owner) == 1
+      alive[owner] = live
+    end
+    if not live then
+      redis.call('HSET', KEYS[1], all[i], ARGV[1])
+      table.insert(claimed, all[i])
+    end
+  end
+end
+return claimed
+"""
+
+# KEYS: faults.
+_TAKE_FAULT = """
+local left = tonumber(redis.call('GET', KEYS[1]) or '0')
+if left <= 0 then return 0 end
+redis.call('DECR', KEYS[1])
+return 1
+"""
+
+
+@contextlib.contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    """Redis failing (down, cut off, too slow) as the store's refusal: code 0, state unchanged."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"{what}: the shared store failed: {exc}") from None
+
+
+class SharedFaults(Faults):
+    """One count of injected failures for every process."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        super().__init__()
+        self._client = client
+        self._key = key
+        self._take = client.register_script(_TAKE_FAULT)
+
+    def set(self, count: int) -> None:
+        with _reachable("setting faults"):
+            self._client.set(self._key, count)
+
+    def take(self) -> bool:
+        with _reachable("reading faults"):
+            return bool(self._take(keys=[self._key]))
+
+
+class SharedDeliveryLog(DeliveryLog):
+    """The callback log of one process of a shared mock: deliveries pending at start are not
+    resumed here (their owners send them, or another process claims them when an owner dies)."""
+
+    def undelivered(self) -> list[Delivery]:
+        return []
+
+
+class RedisState(State):
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        retention: int = 10_000,
+        lease_seconds: float = LEASE_SECONDS,
+        prefix: str = "exomock:",
+    ) -> None:
+        import redis
+
+        self.url = url
+        self.lease_seconds = lease_seconds
+        self._client = redis.Redis.from_url(url, socket_timeout=LOCK_WAIT_SECONDS)
+        try:
+            self._client.ping()
+        except redis.RedisError as exc:
+            self._client.close()
+            raise StoreUnavailable(f"cannot use the store at {url}: {exc}") from None
+        super().__init__(log=SharedDeliveryLog(retention))
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._keys = {
+            name: prefix + name for name in ("lock", "seq", "log", "owners", "faults", "starts")
+        }
+        self._alive_prefix = prefix + "alive:"
+        self._acquire = self._client.register_script(_ACQUIRE)
+        self._commit = self._client.register_script(_COMMIT)
+        self._release = self._client.register_script(_RELEASE)
+        self._attempt = self._client.register_script(_ATTEMPT)
+        self._take_orphans = self._client.register_script(_TAKE_ORPHANS)
+        self.faults = SharedFaults(self._client, self._keys["faults"])
+        # Where this process has read the log to, and the last unit it has applied.
+        self._position = "-"
+        self._applied = 0
+        self._token: str | None = None
+        # Seeded ids differ from process to process (`IdSource` streams).
+        self.starts = int(self._client.incr(self._keys["starts"])) - 1
+        self.renew_lease()
+        self._log.on_update = self._record_attempt
+        self.refresh()
+
+    # -- catching up ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        with _reachable("catching up"):
+            entries: Any = self._client.xrange(self._keys["log"], self._after(), "+")
+        self._take_up(entries)
+
+    def _after(self) -> str:
+        return "-" if self._position == "-" else "(" + self._position
+
+    def _take_up(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        for entry_id, fields in entries:
+            self._position = entry_id.decode()
+            if fields[b"k"] == b"c":
+                seq = int(fields[b"s"])
+                if seq <= self._applied:
+                    continue  # this process's own unit, applied when it committed it
+                changes = decode_changeset(fields[b"d"])
+                self._applied = seq
+                self._apply(changes, self._log.evictions(changes.deliveries))
+                if self._listener is not None:
+                    self._listener(changes)
+            elif fields[b"o"].decode() != self.process:
+                self._log.replace(decode_delivery(fields[b"d"].decode()))
+
+    # -- units of work --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.0002
+        while True:
+            with _reachable("locking"):
+                got, *entries = self._acquire(
+                    keys=[self._keys["lock"], self._keys["log"]],
+                    args=[token, LOCK_MILLISECONDS, self._after()],
+                )
+            if got:
+                break
+            if time.monotonic() > deadline:
+                raise StoreUnavailable("the shared state stayed locked by another process")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+        self._token = token
+        try:
+            # As the script returns them: each entry's fields as one flat list.
+            self._take_up([(i, dict(zip(f[::2], f[1::2], strict=True))) for i, f in entries[0]])
+            yield
+        finally:
+            self._token = None
+            # Unreleased, it expires after LOCK_MILLISECONDS.
+            with contextlib.suppress(Exception):
+                self._release(keys=[self._keys["lock"]], args=[token])
+
+    def commit(self, changes: Changeset) -> None:
+        if self._token is None:
+            raise RuntimeError("a unit of work committed outside `exclusive`")
+        evicted = self._check(changes)
+        owned = [d.id for d in changes.deliveries if d.outcome == PENDING and d.url]
+        forgotten = self._forgotten(changes.resets)
+        with _reachable("committing"):
+            ok, detail = self._commit(
+                keys=[self._keys[k] for k in ("lock", "seq", "log", "owners")],
+                args=[
+                    self._token,
+                    self._applied,
+                    self.process,
+                    encode_changeset(changes),
+                    1 if None in changes.resets else 0,
+                    len(owned),
+                    *owned,
+                    *forgotten,
+                ],
+            )
+        if not ok:
+            raise StoreUnavailable(f"the unit was not committed: {detail.decode()}")
+        self._applied += 1
+        self._apply(changes, evicted)
+
+    def _forgotten(self, resets: list[str | None]) -> list[str]:
+        """The pending deliveries that resets of single tenants forget."""
+        return [
+            d.id
+            for tenant_id in resets
+            if tenant_id is not None
+            for d in self._log.find(tenant_id=tenant_id, outcome=PENDING)
+        ]
+
+    # -- callbacks ------------------------------------------------------------------------------
+
+    def _record_attempt(self, delivery: Delivery) -> None:
+        try:
+            self._attempt(
+                keys=[self._keys["log"], self._keys["owners"]],
+                args=[
+                    self.process,
+                    delivery.id,
+                    encode_delivery(delivery),
+                    0 if delivery.outcome == PENDING else 1,
+                ],
+            )
+        except Exception:  # the attempt happened; only the other processes' record misses it
+            logger.exception("recording an attempt of delivery %s in the shared store", delivery.id)
+
+    def renew_lease(self) -> None:
+        """Keeps the callbacks this process owns its own for another lease."""
+        self._client.set(
+            self._alive_prefix + self.process, 1, px=int(self.lease_seconds * 1000)
+        )
+
+    def take_orphans(self) -> list[Delivery]:
+        """The pending callbacks of processes whose lease ran out, now this one's to send."""
+        claimed = self._take_orphans(
+            keys=[self._keys["owners"]], args=[self.process, self._alive_prefix]
+        )
+        if not claimed:
+            return []
+        self.refresh()
+        taken: list[Delivery] = []
+        gone: list[str] = []
+        for raw in claimed:
+            delivery = self._log.get(raw.decode())
+            if delivery is not None and delivery.outcome == PENDING:
+                taken.append(delivery)
+            else:  # forgotten by a reset, or ended in the meantime
+                gone.append(raw.decode())
+        if gone:
+            self._client.hdel(self._keys["owners"], *gone)
+        return taken
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            # Its callbacks go to the others at once rather than after the lease.
+            self._client.delete(self._alive_prefix + self.process)
+        self._client.close()
+        super().close()
