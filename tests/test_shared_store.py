@@ -1,0 +1,276 @@
+"""Several processes on one Redis serve one mock (`exomock serve --store redis://...`).
+
+Each test starts a real `redis-server` (Debian's package) on a free port in a temporary folder
+and real `exomock serve` processes on it; nothing is skipped in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from werkzeug import Request, Response
+
+from mock_server.testing import free_port
+
+from .helpers import DEMO, Served, wait_until
+
+pytestmark = pytest.mark.slow
+
+VN = "6292134464"
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server of its own on a free port, in `folder`; its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing (.ci/run installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        wait_until(lambda: _pings(client), timeout=10)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def _config(folder: Path, callback_url: str | None = None) -> str:
+    urls = f"{{deallocation: {callback_url}}}" if callback_url else "{}"
+    path = folder / "config.yaml"
+    path.write_text(f"""\
+callbacks:
+  retry_delays_seconds: [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+tenants:
+  demo:
+    credentials: [{{api_key: demo_key, api_token: demo_token}}]
+    callback_urls: {urls}
+    numbers: [{{number: "+91{VN}", region: WB, type: mobile}}]
+""")
+    return str(path)
+
+
+def _start(n: int, *args: str) -> list[Served]:
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: Served("--log-level", "warning", *args), range(n)))
+
+
+def _pin_body(i: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "transaction_id": f"order-{i}",
+        "a": {"numbers": [f"98{i:08d}"], "vns": [VN], "pin_length": 2},
+        "b": {"numbers": [f"97{i:08d}"]},
+        **extra,
+    }
+
+
+class Receiver:
+    """Callbacks received, by allocation; answers 503 while `refusing`."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+        self.refusing = False
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        if self.refusing:
+            return Response("not now", 503)
+        body = request.get_json()
+        with self._lock:
+            self.received[body.get("greenpin_id") or body.get("id") or repr(body)] += 1
+        return Response("ok")
+
+
+@pytest.fixture
+def receiver(httpserver: Any) -> Receiver:
+    receiver = Receiver()
+    httpserver.expect_request("/deallocated").respond_with_handler(receiver)
+    return receiver
+
+
+def test_four_processes_serve_one_mock(tmp_path: Path, httpserver: Any, receiver: Receiver):
+    """Four processes on one Redis (started once for two checks: they cost seconds each)."""
+    with redis_server(tmp_path) as store:
+        servers = _start(4, "--store", store, "--config", _config(tmp_path))
+        try:
+            _one_pin_space_for_32_clients(servers)
+            assert httpx.post(servers[2].base + "/_mock/reset").status_code == 200
+            _due_deallocations_sent_once(servers, httpserver.url_for("/deallocated"), receiver)
+        finally:
+            for server in servers:
+                server.stop()
+
+
+def _one_pin_space_for_32_clients(servers: list[Served]) -> None:
+    """pin_length 2 on one VN: exactly 100 distinct PINs handed out, every other create refused
+    with code 4, whichever process each request reached."""
+
+    def client_run(k: int) -> list[httpx.Response]:
+        base = servers[k % 4].base
+        with httpx.Client(base_url=base, auth=DEMO, timeout=30) as client:
+            return [
+                client.post("/v1/tenants/demo/greenpin", json=_pin_body(k * 100 + j))
+                for j in range(5)
+            ]
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = [r for rs in pool.map(client_run, range(32)) for r in rs]
+    made = [r.json()["data"] for r in answers if r.status_code == 200]
+    refused = [r.json() for r in answers if r.status_code != 200]
+    pins = [a["a"]["pin"] for a in made]
+    assert len(pins) == 100
+    assert len(set(pins)) == 100
+    assert {(r["status"], r["code"]) for r in refused} == {(452, 4)}, refused[:3]
+    assert len(refused) == 60
+    # Every process sees the same 100 active allocations.
+    for server in servers:
+        state = httpx.get(server.base + "/_mock/state?tenant_id=demo").json()
+        active = [a for a in state["tenants"]["demo"] if a["state"] == "active"]
+        assert len(active) == 100
+
+
+def _due_deallocations_sent_once(servers: list[Served], url: str, receiver: Receiver) -> None:
+    """Allocations due at the same moment, four processes ticking: each deallocation is made,
+    and its callback delivered, exactly once."""
+    urls = {"deallocation": url}
+    assert httpx.put(servers[3].base + "/_mock/tenants/demo/callback-urls",
+                     json=urls).status_code == 200
+    with httpx.Client(base_url=servers[0].base, auth=DEMO, timeout=30) as client:
+        ids = [
+            client.post("/v1/tenants/demo/greenpin", json=_pin_body(
+                i, deallocation_policy={"duration": "2s"})).json()["data"]["greenpin_id"]
+            for i in range(40)
+        ]
+    # The four tickers (and any request) race for them once they are due.
+    wait_until(lambda: len(receiver.received) >= 40, timeout=20)
+    time.sleep(0.5)  # time for a second delivery to show, were there one
+    assert set(receiver.received) == set(ids)
+    assert set(receiver.received.values()) == {1}
+    summary = httpx.get(servers[3].base + "/_mock/callbacks/summary").json()
+    assert summary["delivered"] == 40, summary
+
+
+def test_a_killed_process_loses_nothing_acknowledged(
+    tmp_path: Path, httpserver: Any, receiver: Receiver
+):
+    """kill -9 of one of two processes under creates, reads and deletes: everything acknowledged
+    is there, and the callbacks it held are delivered by the other within the lease."""
+    url = httpserver.url_for("/deallocated")
+    receiver.refusing = True  # the killed process holds its callbacks, retrying
+    with redis_server(tmp_path) as store:
+        doomed, survivor = _start(2, "--store", store, "--lease", "1",
+                                  "--config", _config(tmp_path, url))
+        try:
+            acknowledged: dict[str, str] = {}  # id -> "active" or "deallocated"
+            stop = threading.Event()
+
+            def load(k: int) -> None:
+                base = (doomed, survivor)[k % 2].base
+                with httpx.Client(base_url=base, auth=DEMO, timeout=10) as client:
+                    i = 0
+                    while not stop.is_set():
+                        i += 1
+                        try:
+                            made = client.post("/v1/tenants/demo/greenpin",
+                                               json=_pin_body(k * 10_000 + i))
+                            if made.status_code != 200:
+                                continue
+                            gid = made.json()["data"]["greenpin_id"]
+                            acknowledged[gid] = "active"
+                            client.get(f"/v1/tenants/demo/greenpin/{gid}")
+                            if client.delete(f"/v1/tenants/demo/greenpin/{gid}").status_code == 200:
+                                acknowledged[gid] = "deallocated"
+                        except httpx.TransportError:
+                            time.sleep(0.05)  # the killed process; go on
+
+            threads = [threading.Thread(target=load, args=(k,)) for k in range(8)]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.5)
+            doomed.process.send_signal(signal.SIGKILL)
+            doomed.process.wait(timeout=10)
+            time.sleep(1.0)
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=20)
+            receiver.refusing = False
+            killed_at = time.monotonic()
+
+            assert len(acknowledged) > 20
+            with httpx.Client(base_url=survivor.base, auth=DEMO, timeout=10) as client:
+                for gid, state in acknowledged.items():
+                    found = client.get(f"/v1/tenants/demo/greenpin/{gid}")
+                    assert found.status_code == 200, (gid, found.text)
+                    if state == "deallocated":
+                        assert found.json()["data"]["state"] != "active"
+            deleted = {gid for gid, state in acknowledged.items() if state == "deallocated"}
+            # Retries every 0.3 s: within a lease (1 s) and a few retries of the receiver
+            # accepting, every callback of an acknowledged deletion has arrived.
+            wait_until(lambda: deleted <= set(receiver.received), timeout=5)
+            assert time.monotonic() - killed_at < 5
+        finally:
+            doomed.stop()
+            survivor.stop()
+
+
+def _children(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(p) for p in text.split()}
+
+
+def test_workers_share_one_port_and_a_killed_one_is_replaced(tmp_path: Path):
+    """`--workers 2`: two processes on one port serve one mock; a worker killed is started
+    again, and what was acknowledged before is still there."""
+    with redis_server(tmp_path) as store:
+        served = Served("--log-level", "warning", "--store", store, "--workers", "2")
+        try:
+            workers = wait_until(lambda: len(_children(served.process.pid)) == 2 and
+                                 _children(served.process.pid))
+            ids = []
+            for i in range(20):
+                # A new connection each time: the kernel hands them to either worker.
+                made = httpx.post(served.base + "/v1/tenants/demo/greenpin", auth=DEMO,
+                                  json=_pin_body(i))
+                assert made.status_code == 200, made.text
+                ids.append(made.json()["data"]["greenpin_id"])
+            os.kill(min(workers), signal.SIGKILL)
+            replaced: Callable[[], bool] = lambda: (  # noqa: E731
+                len(_children(served.process.pid)) == 2
+                and min(workers) not in _children(served.process.pid)
+            )
+            wait_until(replaced, timeout=20)
+            for gid in ids:
+                found = httpx.get(f"{served.base}/v1/tenants/demo/greenpin/{gid}", auth=DEMO)
+                assert found.status_code == 200
+        finally:
+            served.stop()
