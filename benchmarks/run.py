@@ -4,6 +4,7 @@
     python benchmarks/run.py               # the full run, about 3 minutes
     python benchmarks/run.py --quick       # shorter runs and a smaller scale check, under 1 minute
     python benchmarks/run.py --duration 10 --skip-prism --json results.json
+    python benchmarks/run.py --stores --skip-http --skip-prism --skip-scale --skip-contract
 
 Measures, and prints as one markdown table at the end:
 
@@ -39,6 +40,7 @@ from speed.common import log
 from speed.http_runs import run_http
 from speed.machine import code_version, machine_info
 from speed.prism import run_prism
+from speed.stores import run_stores
 from speed.suites import run_contract, run_scale
 from speed.table import render
 from speed.wrk import (
@@ -82,6 +84,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--plain-http", action="store_true",
         help="serve the mock under uvicorn's own httptools protocol, without exomock's "
         "connection limits",
+    )
+    parser.add_argument(
+        "--stores", action="store_true",
+        help="also measure creates and gets on the memory store and on Redis with --workers 1 "
+        "and 2 (needs redis-server)",
     )
     parser.add_argument("--skip-prism", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
@@ -153,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed = True
                 report.pop("http", None)
                 log(f"HTTP benchmark failed: {exc}")
+        if args.stores:
+            try:
+                run_stores(args, workdir, report)
+            except RuntimeError as exc:
+                failed = True
+                log(f"stores benchmark failed: {exc}")
         if not args.skip_prism:
             try:
                 run_prism(args, workdir, report)

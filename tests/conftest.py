@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 import signal
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from mock_server.app import create_app
 from mock_server.clock import FrozenClock
 from mock_server.settings import DEFAULT_CONFIG_PATH, Settings
 from mock_server.spec import Spec
+from mock_server.store.shared import RedisState
 
 from .helpers import DEMO, OTHER, START, Served
 
@@ -59,6 +62,13 @@ def make_client(config: dict[str, Any], spec: Spec) -> Iterator[Any]:
 
     def make(raw: dict[str, Any] | None = None, **kwargs: Any) -> TestClient:
         settings = Settings.from_mapping(raw or config)
+        shared = os.environ.get("EXOMOCK_TEST_STORE")
+        if shared and "state" not in kwargs and "store" not in kwargs:
+            # The same tests on the shared store: each app a namespace of its own in Redis.
+            kwargs["state"] = RedisState(
+                shared, retention=settings.callbacks.retention,
+                prefix=f"exomock-test:{uuid.uuid4().hex}:",
+            )
         app = create_app(
             settings, spec=spec, clock=FrozenClock(START), seed=7, tune_gc=False, **kwargs
         )

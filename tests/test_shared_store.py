@@ -274,3 +274,101 @@ def test_workers_share_one_port_and_a_killed_one_is_replaced(tmp_path: Path):
                 assert found.status_code == 200
         finally:
             served.stop()
+
+
+# -- in one process: two states on one Redis, as two processes would hold them -----------------
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+def _pair(redis_url: str) -> tuple[Any, Any]:
+    from starlette.testclient import TestClient
+
+    from mock_server.app import create_app
+    from mock_server.store.shared import RedisState
+
+    prefix = f"pair-{time.monotonic_ns()}:"
+    clients = []
+    for _ in range(2):
+        client = TestClient(create_app(state=RedisState(redis_url, prefix=prefix), tune_gc=False),
+                            raise_server_exceptions=False)
+        client.__enter__()
+        client.auth = DEMO
+        clients.append(client)
+    return clients[0], clients[1]
+
+
+@pytest.mark.usefixtures("redis_url")
+def test_a_unit_whose_lock_was_lost_changes_nothing_anywhere(redis_url: str):
+    """A process that lost the lock (it stalled past it) cannot commit: code 0, and neither it
+    nor the other process shows anything of the request."""
+    from mock_server.store.shared import RedisState
+
+    first, second = _pair(redis_url)
+    try:
+        state: RedisState = first.app.state.backend.state
+        real = state._acquire
+
+        def acquire_then_lose(**kwargs: Any) -> Any:
+            answer = real(**kwargs)
+            state._client.delete(state._keys["lock"])  # expired while the unit ran
+            return answer
+
+        state._acquire = acquire_then_lose
+        refused = first.post("/v1/tenants/demo/greenpin", json=_pin_body(1))
+        assert refused.status_code == 500
+        assert refused.json()["code"] == 0
+        state._acquire = real
+        for client in (first, second):
+            listed = client.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]
+            assert listed == []
+        assert second.post("/v1/tenants/demo/greenpin", json=_pin_body(1)).status_code == 200
+        assert len(first.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]) == 1
+    finally:
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)
+
+
+def test_redis_gone_is_code_0_not_a_crash(tmp_path: Path):
+    """Redis stopped under a running mock: requests answer code 0 in their envelope."""
+    from starlette.testclient import TestClient
+
+    from mock_server.app import create_app
+    from mock_server.store.shared import RedisState
+
+    with redis_server(tmp_path) as url:
+        state = RedisState(url)
+    # The server above is stopped now.
+    with TestClient(create_app(state=state, tune_gc=False), raise_server_exceptions=False) as c:
+        c.auth = DEMO
+        answer = c.post("/v1/tenants/demo/greenpin", json=_pin_body(1))
+        assert answer.status_code == 500
+        assert answer.json()["code"] == 0
+        assert "state could not be kept" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--workers", "2"], "--workers 2 needs a state the processes share: give --store"),
+        (["--workers", "0"], "--workers must be from 1 to 64"),
+        (["--store", "redis://127.0.0.1:1/0", "--state-file", "x.db"],
+         "--store and --state-file exclude each other"),
+        (["--store", "http://example.com"], "--store http://example.com: expected a redis://"),
+        (["--store", "redis://:secret@127.0.0.1:1/0"],
+         "cannot use the store at redis://:***@127.0.0.1:1/0: is Redis running there?"),
+    ],
+    ids=["workers-alone", "no-workers", "two-stores", "not-redis", "unreachable"],
+)
+def test_serve_refuses_a_store_it_cannot_use_in_one_line(capsys, args, says):
+    from mock_server.cli import main
+
+    assert main(["serve", "--port", str(free_port()), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("exomock: " + says), err
+    assert "secret" not in err

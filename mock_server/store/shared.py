@@ -49,8 +49,14 @@ end
 return {0}
 """
 
+# KEYS: log, faults. ARGV: the log position after which to read.
+_READ = """
+return {redis.call('XRANGE', KEYS[1], ARGV[1], '+'), redis.call('GET', KEYS[2])}
+"""
+
 # KEYS: lock, seq, log, owners. ARGV: token, seq expected, process, unit, 1 when the unit
 # forgets everything, how many deliveries it owns, their ids, then the ids it no longer owns.
+# Releases the lock: a unit is the last thing done under it.
 _COMMIT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'the lock was lost'} end
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -65,6 +71,7 @@ end
 local owned = tonumber(ARGV[6])
 for i = 7, 6 + owned do redis.call('HSET', KEYS[4], ARGV[i], ARGV[3]) end
 for i = 7 + owned, #ARGV do redis.call('HDEL', KEYS[4], ARGV[i]) end
+redis.call('DEL', KEYS[1])
 return {1, id}
 """
 
@@ -124,21 +131,34 @@ def _reachable(what: str) -> Iterator[None]:
 
 
 class SharedFaults(Faults):
-    """One count of injected failures for every process."""
+    """One count of injected failures for every process. Every request reads the count as it
+    catches up (`RedisState.refresh`), so only one made while faults are set costs another
+    round trip."""
 
     def __init__(self, client: Any, key: str) -> None:
         super().__init__()
         self._client = client
         self._key = key
         self._take = client.register_script(_TAKE_FAULT)
+        self.seen = 0
 
     def set(self, count: int) -> None:
         with _reachable("setting faults"):
             self._client.set(self._key, count)
+        self.seen = count
 
     def take(self) -> bool:
+        if self.seen <= 0:
+            return False
         with _reachable("reading faults"):
-            return bool(self._take(keys=[self._key]))
+            taken = bool(self._take(keys=[self._key]))
+        self.seen = self.seen - 1 if taken else 0
+        return taken
+
+
+def _entries(raw: list[Any]) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Log entries as a script returns them (each one's fields a flat list), as pairs."""
+    return [(entry_id, dict(zip(f[::2], f[1::2], strict=True))) for entry_id, f in raw]
 
 
 class SharedDeliveryLog(DeliveryLog):
@@ -176,12 +196,13 @@ class RedisState(State):
             name: prefix + name for name in ("lock", "seq", "log", "owners", "faults", "starts")
         }
         self._alive_prefix = prefix + "alive:"
+        self._read = self._client.register_script(_READ)
         self._acquire = self._client.register_script(_ACQUIRE)
         self._commit = self._client.register_script(_COMMIT)
         self._release = self._client.register_script(_RELEASE)
         self._attempt = self._client.register_script(_ATTEMPT)
         self._take_orphans = self._client.register_script(_TAKE_ORPHANS)
-        self.faults = SharedFaults(self._client, self._keys["faults"])
+        self.faults: SharedFaults = SharedFaults(self._client, self._keys["faults"])
         # Where this process has read the log to, and the last unit it has applied.
         self._position = "-"
         self._applied = 0
@@ -196,13 +217,17 @@ class RedisState(State):
 
     def refresh(self) -> None:
         with _reachable("catching up"):
-            entries: Any = self._client.xrange(self._keys["log"], self._after(), "+")
-        self._take_up(entries)
+            entries, faults = self._read(
+                keys=[self._keys["log"], self._keys["faults"]], args=[self._after()]
+            )
+        self.faults.seen = int(faults or 0)
+        self._take_up(_entries(entries))
 
     def _after(self) -> str:
         return "-" if self._position == "-" else "(" + self._position
 
     def _take_up(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Applies the log's entries after this process's position, in order."""
         for entry_id, fields in entries:
             self._position = entry_id.decode()
             if fields[b"k"] == b"c":
@@ -238,18 +263,18 @@ class RedisState(State):
             pause = min(pause * 2, 0.005)
         self._token = token
         try:
-            # As the script returns them: each entry's fields as one flat list.
-            self._take_up([(i, dict(zip(f[::2], f[1::2], strict=True))) for i, f in entries[0]])
+            self._take_up(_entries(entries[0]))
             yield
         finally:
-            self._token = None
-            # Unreleased, it expires after LOCK_MILLISECONDS.
-            with contextlib.suppress(Exception):
-                self._release(keys=[self._keys["lock"]], args=[token])
+            if self._token is not None:  # not released by a commit
+                self._token = None
+                # Unreleased, it expires after LOCK_MILLISECONDS.
+                with contextlib.suppress(Exception):
+                    self._release(keys=[self._keys["lock"]], args=[token])
 
     def commit(self, changes: Changeset) -> None:
         if self._token is None:
-            raise RuntimeError("a unit of work committed outside `exclusive`")
+            raise RuntimeError("a unit of work committed outside `exclusive`, or a second one")
         evicted = self._check(changes)
         owned = [d.id for d in changes.deliveries if d.outcome == PENDING and d.url]
         forgotten = self._forgotten(changes.resets)
@@ -269,6 +294,7 @@ class RedisState(State):
             )
         if not ok:
             raise StoreUnavailable(f"the unit was not committed: {detail.decode()}")
+        self._token = None  # the commit released the lock
         self._applied += 1
         self._apply(changes, evicted)
 
