@@ -372,3 +372,44 @@ def test_serve_refuses_a_store_it_cannot_use_in_one_line(capsys, args, says):
     assert err.count("\n") == 1, err
     assert err.startswith("exomock: " + says), err
     assert "secret" not in err
+
+
+def test_the_log_is_folded_and_a_late_process_starts_from_the_snapshot(redis_url: str):
+    """With the log folded every 20 entries: it stays short, a process that lagged behind a
+    fold and one that starts afterwards both hold exactly the state the writer holds."""
+    import redis as redis_py
+    from starlette.testclient import TestClient
+
+    from mock_server.app import create_app
+    from mock_server.store.shared import RedisState
+
+    writer, laggard = _pair(redis_url)
+    try:
+        state: RedisState = writer.app.state.backend.state
+        state.compact_after = 20
+        prefix = state._keys["log"].removesuffix("log")
+        ids = []
+        for i in range(60):
+            made = writer.post("/v1/tenants/demo/greenpin", json=_pin_body(i))
+            assert made.status_code == 200, made.text
+            ids.append(made.json()["data"]["greenpin_id"])
+            if i % 7 == 0:
+                writer.delete(f"/v1/tenants/demo/greenpin/{ids[-1]}")
+        # 69 units written; folded at 20 entries, then at as many as the state's objects.
+        assert redis_py.Redis.from_url(redis_url).xlen(state._keys["log"]) <= 40
+        late = TestClient(create_app(state=RedisState(redis_url, prefix=prefix), tune_gc=False))
+        with late:
+            late.auth = DEMO
+            views = [
+                c.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]
+                for c in (writer, laggard, late)
+            ]
+            assert len(views[0]) == 60
+            assert views[0] == views[1] == views[2]
+            # A number held on the VN is held for the late one too.
+            again = {**_pin_body(59), "transaction_id": "late-1"}
+            taken = late.post("/v1/tenants/demo/greenpin", json=again)
+            assert (taken.status_code, taken.json()["code"]) == (409, 19)
+    finally:
+        writer.__exit__(None, None, None)
+        laggard.__exit__(None, None, None)

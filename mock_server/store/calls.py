@@ -51,6 +51,10 @@ class MemoryCallStore(CallStore):
             (c for c in self._calls.values() if c.tenant_id == tenant_id), key=lambda c: c.seq
         )
 
+    def every_call(self) -> list[CallRecord]:
+        """Every call of every account, in the order first kept."""
+        return list(self._calls.values())
+
     def last_seq(self) -> int:
         return self._last_seq
 

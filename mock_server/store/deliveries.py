@@ -92,6 +92,9 @@ class DeliveryLog:
         """Records a change of a logged delivery (an attempt, its outcome)."""
         if delivery.id not in self._entries:
             return
+        # The one who sends it holds the record (after a shared state is reloaded, the log's
+        # copy is another object).
+        self._entries[delivery.id] = delivery
         if delivery.outcome != PENDING:
             self._ended[delivery.id] = None
         if self.on_update is not None:
@@ -110,6 +113,10 @@ class DeliveryLog:
         self._entries[delivery.id] = delivery
         if delivery.outcome != PENDING:
             self._ended[delivery.id] = None
+
+    def every_delivery(self) -> list[Delivery]:
+        """Every entry, in the order logged."""
+        return list(self._entries.values())
 
     def undelivered(self) -> list[Delivery]:
         """Deliveries that were under way, to resume after a restart."""

@@ -164,6 +164,10 @@ class MemoryStore(Store):
     def allocations(self, tenant_id: str) -> Iterable[Allocation]:
         return list(self._allocations.get(tenant_id, {}).values())
 
+    def every_allocation(self) -> list[Allocation]:
+        """Every allocation of every tenant, each tenant's oldest first."""
+        return [a for tenant in self._allocations.values() for a in tenant.values()]
+
     def reset(self, tenant_id: str | None = None) -> None:
         if tenant_id is None:
             self._allocations.clear()

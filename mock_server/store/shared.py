@@ -29,8 +29,21 @@ from typing import Any
 
 from ..domain.changes import Changeset, Faults, StoreUnavailable
 from ..domain.deliveries import PENDING, Delivery
+from .calls import MemoryCallStore
 from .deliveries import DeliveryLog
+from .memory import MemoryStore
 from .rows import decode_changeset, decode_delivery, encode_changeset, encode_delivery
+from .shared_scripts import (
+    ACQUIRE,
+    ATTEMPT,
+    COMMIT,
+    LOAD,
+    READ,
+    RELEASE,
+    SNAPSHOT,
+    TAKE_FAULT,
+    TAKE_ORPHANS,
+)
 from .state import State
 
 logger = logging.getLogger("exomock")
@@ -40,84 +53,10 @@ logger = logging.getLogger("exomock")
 LOCK_MILLISECONDS = 2_000
 LOCK_WAIT_SECONDS = 10.0
 LEASE_SECONDS = 5.0
-
-# KEYS: lock, log. ARGV: token, lock ms, the log position after which to read.
-_ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('XRANGE', KEYS[2], ARGV[3], '+')}
-end
-return {0}
-"""
-
-# KEYS: log, faults. ARGV: the log position after which to read.
-_READ = """
-return {redis.call('XRANGE', KEYS[1], ARGV[1], '+'), redis.call('GET', KEYS[2])}
-"""
-
-# KEYS: lock, seq, log, owners. ARGV: token, seq expected, process, unit, 1 when the unit
-# forgets everything, how many deliveries it owns, their ids, then the ids it no longer owns.
-# Releases the lock: a unit is the last thing done under it.
-_COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 'the lock was lost'} end
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-if seq ~= tonumber(ARGV[2]) then return {0, 'another process committed out of turn'} end
-seq = seq + 1
-redis.call('SET', KEYS[2], seq)
-local id = redis.call('XADD', KEYS[3], '*', 'k', 'c', 's', seq, 'o', ARGV[3], 'd', ARGV[4])
-if ARGV[5] == '1' then
-  redis.call('XTRIM', KEYS[3], 'MINID', id)
-  redis.call('DEL', KEYS[4])
-end
-local owned = tonumber(ARGV[6])
-for i = 7, 6 + owned do redis.call('HSET', KEYS[4], ARGV[i], ARGV[3]) end
-for i = 7 + owned, #ARGV do redis.call('HDEL', KEYS[4], ARGV[i]) end
-redis.call('DEL', KEYS[1])
-return {1, id}
-"""
-
-# KEYS: lock. ARGV: token.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# KEYS: log, owners. ARGV: process, delivery id, delivery, 1 when it has ended.
-_ATTEMPT = """
-redis.call('XADD', KEYS[1], '*', 'k', 'd', 'o', ARGV[1], 'd', ARGV[3])
-if ARGV[4] == '1' then redis.call('HDEL', KEYS[2], ARGV[2]) end
-return 1
-"""
-
-# KEYS: owners. ARGV: process, the prefix of the lease keys.
-_TAKE_ORPHANS = """
-local claimed = {}
-local alive = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local owner = all[i + 1]
-  if owner ~= ARGV[1] then
-    local live = alive[owner]
-    if live == nil then
-      live = redis.call('EXISTS', ARGV[2] .. owner) == 1
-      alive[owner] = live
-    end
-    if not live then
-      redis.call('HSET', KEYS[1], all[i], ARGV[1])
-      table.insert(claimed, all[i])
-    end
-  end
-end
-return claimed
-"""
-
-# KEYS: faults.
-_TAKE_FAULT = """
-local left = tonumber(redis.call('GET', KEYS[1]) or '0')
-if left <= 0 then return 0 end
-redis.call('DECR', KEYS[1])
-return 1
-"""
-
+# The log is folded into a snapshot of the whole state once it holds this many entries, or as
+# many as the state had objects at the last snapshot if more: its length stays within about
+# twice the state's, and a snapshot costs O(1) per change on average.
+COMPACT_AFTER = 10_000
 
 @contextlib.contextmanager
 def _reachable(what: str) -> Iterator[None]:
@@ -139,7 +78,7 @@ class SharedFaults(Faults):
         super().__init__()
         self._client = client
         self._key = key
-        self._take = client.register_script(_TAKE_FAULT)
+        self._take = client.register_script(TAKE_FAULT)
         self.seen = 0
 
     def set(self, count: int) -> None:
@@ -159,6 +98,14 @@ class SharedFaults(Faults):
 def _entries(raw: list[Any]) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """Log entries as a script returns them (each one's fields a flat list), as pairs."""
     return [(entry_id, dict(zip(f[::2], f[1::2], strict=True))) for entry_id, f in raw]
+
+
+def _stream_id(position: str) -> tuple[int, int]:
+    """A log position, comparable ("-" is before every entry)."""
+    if position == "-":
+        return (-1, -1)
+    millis, _, seq = position.partition("-")
+    return (int(millis), int(seq or 0))
 
 
 class SharedDeliveryLog(DeliveryLog):
@@ -193,20 +140,26 @@ class RedisState(State):
         super().__init__(log=SharedDeliveryLog(retention))
         self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keys = {
-            name: prefix + name for name in ("lock", "seq", "log", "owners", "faults", "starts")
+            name: prefix + name
+            for name in (
+                "lock", "seq", "log", "owners", "faults", "starts", "snapshot", "snapshot_at"
+            )
         }
         self._alive_prefix = prefix + "alive:"
-        self._read = self._client.register_script(_READ)
-        self._acquire = self._client.register_script(_ACQUIRE)
-        self._commit = self._client.register_script(_COMMIT)
-        self._release = self._client.register_script(_RELEASE)
-        self._attempt = self._client.register_script(_ATTEMPT)
-        self._take_orphans = self._client.register_script(_TAKE_ORPHANS)
+        self._read = self._client.register_script(READ)
+        self._acquire = self._client.register_script(ACQUIRE)
+        self._commit = self._client.register_script(COMMIT)
+        self._release = self._client.register_script(RELEASE)
+        self._snapshot = self._client.register_script(SNAPSHOT)
+        self._load_snapshot = self._client.register_script(LOAD)
+        self._attempt = self._client.register_script(ATTEMPT)
+        self._take_orphans = self._client.register_script(TAKE_ORPHANS)
         self.faults: SharedFaults = SharedFaults(self._client, self._keys["faults"])
         # Where this process has read the log to, and the last unit it has applied.
         self._position = "-"
         self._applied = 0
         self._token: str | None = None
+        self.compact_after = COMPACT_AFTER
         # Seeded ids differ from process to process (`IdSource` streams).
         self.starts = int(self._client.incr(self._keys["starts"])) - 1
         self.renew_lease()
@@ -217,17 +170,27 @@ class RedisState(State):
 
     def refresh(self) -> None:
         with _reachable("catching up"):
-            entries, faults = self._read(
-                keys=[self._keys["log"], self._keys["faults"]], args=[self._after()]
+            entries, faults, snapshot_at = self._read(
+                keys=[self._keys["log"], self._keys["faults"], self._keys["snapshot_at"]],
+                args=[self._after()],
             )
         self.faults.seen = int(faults or 0)
-        self._take_up(_entries(entries))
+        self._take_up(_entries(entries), snapshot_at)
 
     def _after(self) -> str:
         return "-" if self._position == "-" else "(" + self._position
 
-    def _take_up(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Applies the log's entries after this process's position, in order."""
+    def _take_up(
+        self, entries: list[tuple[bytes, dict[bytes, bytes]]], snapshot_at: bytes | None
+    ) -> None:
+        """Applies the log's entries after this process's position, in order; first the
+        snapshot, when the log was folded into one past this position."""
+        if snapshot_at is not None:
+            position = snapshot_at.split()[0].decode()
+            if _stream_id(position) > _stream_id(self._position):
+                self._reload()
+                entries = [e for e in entries if _stream_id(e[0].decode()) > _stream_id(
+                    self._position)]
         for entry_id, fields in entries:
             self._position = entry_id.decode()
             if fields[b"k"] == b"c":
@@ -251,8 +214,8 @@ class RedisState(State):
         pause = 0.0002
         while True:
             with _reachable("locking"):
-                got, *entries = self._acquire(
-                    keys=[self._keys["lock"], self._keys["log"]],
+                got, *read = self._acquire(
+                    keys=[self._keys["lock"], self._keys["log"], self._keys["snapshot_at"]],
                     args=[token, LOCK_MILLISECONDS, self._after()],
                 )
             if got:
@@ -263,7 +226,10 @@ class RedisState(State):
             pause = min(pause * 2, 0.005)
         self._token = token
         try:
-            self._take_up(_entries(entries[0]))
+            entries, snapshot_at, length = read
+            self._take_up(_entries(entries), snapshot_at)
+            if length >= self._compaction_due(snapshot_at):
+                self._fold(token)
             yield
         finally:
             if self._token is not None:  # not released by a commit
@@ -280,7 +246,10 @@ class RedisState(State):
         forgotten = self._forgotten(changes.resets)
         with _reachable("committing"):
             ok, detail = self._commit(
-                keys=[self._keys[k] for k in ("lock", "seq", "log", "owners")],
+                keys=[
+                    self._keys[k]
+                    for k in ("lock", "seq", "log", "owners", "snapshot", "snapshot_at")
+                ],
                 args=[
                     self._token,
                     self._applied,
@@ -297,6 +266,52 @@ class RedisState(State):
         self._token = None  # the commit released the lock
         self._applied += 1
         self._apply(changes, evicted)
+
+    # -- folding the log into a snapshot ---------------------------------------------------------
+
+    def _compaction_due(self, snapshot_at: bytes | None) -> int:
+        """The log length at which it is folded next."""
+        threshold = int(snapshot_at.split()[2]) if snapshot_at is not None else 0
+        return max(self.compact_after, threshold)
+
+    def _fold(self, token: str) -> None:
+        """Writes the whole state, as of this process's position, as the snapshot, and drops the
+        log before it (the lock is held: the state is current)."""
+        snapshot = Changeset(now=0.0, resets=[None], runtime=self._runtime)
+        allocations = self._allocations
+        calls = self._calls
+        assert isinstance(allocations, MemoryStore)
+        assert isinstance(calls, MemoryCallStore)
+        for allocation in allocations.every_allocation():
+            snapshot.put(allocation)
+        for call in calls.every_call():
+            snapshot.put_call(call)
+        snapshot.deliveries = self._log.every_delivery()
+        size = len(snapshot.allocations) + len(snapshot.calls) + len(snapshot.deliveries)
+        with _reachable("folding the log"):
+            self._snapshot(
+                keys=[self._keys[k] for k in ("lock", "snapshot", "snapshot_at", "log")],
+                args=[token, encode_changeset(snapshot),
+                      f"{self._position} {self._applied} {size}"],
+            )
+        logger.info("folded the shared log into a snapshot of %d objects", size)
+
+    def _reload(self) -> None:
+        """Replaces this process's state by the snapshot (it lagged behind a fold)."""
+        with _reachable("reading the snapshot"):
+            data, snapshot_at = self._load_snapshot(
+                keys=[self._keys["snapshot"], self._keys["snapshot_at"]]
+            )
+        if data is None or snapshot_at is None:
+            return  # dropped by a reset of everything since: the log alone is the state
+        position, seq, _ = snapshot_at.decode().split()
+        snapshot = decode_changeset(data)
+        self._apply(snapshot, [])
+        self._position = position
+        self._applied = int(seq)
+        if self._listener is not None:
+            # The clock's offset counts; the reset is the reload's, not the users'.
+            self._listener(Changeset(now=snapshot.now, runtime=snapshot.runtime))
 
     def _forgotten(self, resets: list[str | None]) -> list[str]:
         """The pending deliveries that resets of single tenants forget."""
