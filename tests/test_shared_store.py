@@ -413,3 +413,23 @@ def test_the_log_is_folded_and_a_late_process_starts_from_the_snapshot(redis_url
     finally:
         writer.__exit__(None, None, None)
         laggard.__exit__(None, None, None)
+
+
+def test_a_redis_that_lost_its_data_is_followed_not_fought(redis_url: str):
+    """Redis restarted without persistence: the processes start over from what it holds (now
+    nothing) instead of refusing every write."""
+    import redis as redis_py
+
+    first, second = _pair(redis_url)
+    try:
+        assert first.post("/v1/tenants/demo/greenpin", json=_pin_body(1)).status_code == 200
+        state = first.app.state.backend.state
+        client = redis_py.Redis.from_url(redis_url)
+        client.delete(*client.keys(state._keys["log"].removesuffix("log") + "*"))
+        for c in (first, second):
+            assert c.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"] == []
+        assert second.post("/v1/tenants/demo/greenpin", json=_pin_body(1)).status_code == 200
+        assert len(first.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]) == 1
+    finally:
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from ..domain.changes import Changeset, Faults, StoreUnavailable
+from ..domain.changes import Changeset, Faults, RuntimeState, StoreUnavailable
 from ..domain.deliveries import PENDING, Delivery
 from .calls import MemoryCallStore
 from .deliveries import DeliveryLog
@@ -170,21 +170,24 @@ class RedisState(State):
 
     def refresh(self) -> None:
         with _reachable("catching up"):
-            entries, faults, snapshot_at = self._read(
-                keys=[self._keys["log"], self._keys["faults"], self._keys["snapshot_at"]],
+            entries, faults, snapshot_at, seq = self._read(
+                keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
                 args=[self._after()],
             )
         self.faults.seen = int(faults or 0)
-        self._take_up(_entries(entries), snapshot_at)
+        self._take_up(_entries(entries), snapshot_at, int(seq or 0))
 
     def _after(self) -> str:
         return "-" if self._position == "-" else "(" + self._position
 
     def _take_up(
-        self, entries: list[tuple[bytes, dict[bytes, bytes]]], snapshot_at: bytes | None
+        self, entries: list[tuple[bytes, dict[bytes, bytes]]], snapshot_at: bytes | None,
+        seq: int,
     ) -> None:
         """Applies the log's entries after this process's position, in order; first the
         snapshot, when the log was folded into one past this position."""
+        if seq < self._applied:
+            entries, snapshot_at = self._start_over(seq)
         if snapshot_at is not None:
             position = snapshot_at.split()[0].decode()
             if _stream_id(position) > _stream_id(self._position):
@@ -215,7 +218,7 @@ class RedisState(State):
         while True:
             with _reachable("locking"):
                 got, *read = self._acquire(
-                    keys=[self._keys["lock"], self._keys["log"], self._keys["snapshot_at"]],
+                    keys=[self._keys[k] for k in ("lock", "log", "snapshot_at", "seq")],
                     args=[token, LOCK_MILLISECONDS, self._after()],
                 )
             if got:
@@ -226,8 +229,8 @@ class RedisState(State):
             pause = min(pause * 2, 0.005)
         self._token = token
         try:
-            entries, snapshot_at, length = read
-            self._take_up(_entries(entries), snapshot_at)
+            entries, snapshot_at, seq, length = read
+            self._take_up(_entries(entries), snapshot_at, int(seq or 0))
             if length >= self._compaction_due(snapshot_at):
                 self._fold(token)
             yield
@@ -295,6 +298,29 @@ class RedisState(State):
                       f"{self._position} {self._applied} {size}"],
             )
         logger.info("folded the shared log into a snapshot of %d objects", size)
+
+    def _start_over(
+        self, seq: int
+    ) -> tuple[list[tuple[bytes, dict[bytes, bytes]]], bytes | None]:
+        """Redis has fewer units than this process applied: it lost them (restarted without
+        persistence, or with the last second of its append-only file lost). Redis is the
+        truth: this process forgets its state and takes up Redis' from the start."""
+        logger.warning(
+            "the shared store has %d units where this process applied %d: it lost data "
+            "(restarted?); starting over from what it holds", seq, self._applied
+        )
+        lost = Changeset(now=0.0, resets=[None], runtime=RuntimeState())
+        self._apply(lost, [])
+        self._position = "-"
+        self._applied = 0
+        if self._listener is not None:
+            self._listener(lost)
+        with _reachable("catching up"):
+            entries, _, snapshot_at, _ = self._read(
+                keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
+                args=["-"],
+            )
+        return _entries(entries), snapshot_at
 
     def _reload(self) -> None:
         """Replaces this process's state by the snapshot (it lagged behind a fold)."""

@@ -1,10 +1,11 @@
 """The Lua scripts of the shared state (`shared.py`): each one runs atomically in Redis."""
 
-# KEYS: lock, log, snapshot_at. ARGV: token, lock ms, the log position after which to read.
+# KEYS: lock, log, snapshot_at, seq. ARGV: token, lock ms, the log position after which to
+# read.
 ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1, redis.call('XRANGE', KEYS[2], ARGV[3], '+'), redis.call('GET', KEYS[3]),
-          redis.call('XLEN', KEYS[2])}
+          redis.call('GET', KEYS[4]), redis.call('XLEN', KEYS[2])}
 end
 return {0}
 """
@@ -24,10 +25,10 @@ LOAD = """
 return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
 """
 
-# KEYS: log, faults, snapshot_at. ARGV: the log position after which to read.
+# KEYS: log, faults, snapshot_at, seq. ARGV: the log position after which to read.
 READ = """
 return {redis.call('XRANGE', KEYS[1], ARGV[1], '+'), redis.call('GET', KEYS[2]),
-        redis.call('GET', KEYS[3])}
+        redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
 """
 
 # KEYS: lock, seq, log, owners, snapshot, snapshot_at. ARGV: token, seq expected, process,
