@@ -8,8 +8,9 @@ COPY mock_server ./mock_server
 COPY contract_tests ./contract_tests
 COPY openapi ./openapi
 COPY fixtures ./fixtures
-# A wheel, not an editable install: the spec and fixtures go inside the package.
-RUN pip install --no-cache-dir . && rm -rf /src
+# A wheel, not an editable install: the spec and fixtures go inside the package. With the
+# redis extra, for `--store redis://...` (examples/compose.yaml).
+RUN pip install --no-cache-dir ".[redis]" && rm -rf /src
 
 WORKDIR /data
 EXPOSE 8000

@@ -65,3 +65,24 @@ def test_the_entry_point_serves_with_a_token_and_its_health_check_passes():
         server.wait(10)
     # Once it has stopped, the same check fails: it does look at the server.
     assert subprocess.run(probe, capture_output=True).returncode != 0
+
+
+def test_the_compose_example_runs_workers_on_its_redis():
+    """examples/compose.yaml: the image's entry point with the service's command parses as an
+    `exomock serve` with workers, and the store it names is the Redis service."""
+    import yaml
+
+    from mock_server.cli import build_parser
+    from mock_server.serve import STORE_SCHEMES
+
+    compose = yaml.safe_load((ROOT / "examples" / "compose.yaml").read_text())
+    mock, redis = compose["services"]["exomock"], compose["services"]["redis"]
+    entry = exec_form(instruction("ENTRYPOINT")[0])
+    args = build_parser().parse_args([*entry[1:], *mock["command"]])
+    assert args.workers > 1
+    store = mock["environment"]["EXOMOCK_STORE"]
+    assert store.split("://")[0] in STORE_SCHEMES
+    assert store.split("//")[1].split(":")[0] == "redis"
+    assert "EXOMOCK_CONTROL_TOKEN" in mock["environment"]
+    assert redis["command"][0] == "redis-server"
+    assert mock["build"] == ".."
