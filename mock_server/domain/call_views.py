@@ -10,12 +10,11 @@ from ..clock import format_iso, format_local
 if TYPE_CHECKING:
     pass
 from .call_model import (
-    ACTIVE,
     INBOUND,
     OUTBOUND,
-    TERMINAL,
     V1_INBOUND,
     CallRecord,
+    CallState,
     Leg,
     answer_number,
 )
@@ -60,7 +59,7 @@ def leg_details(leg: Leg) -> dict[str, Any]:
         "leg_number": leg.leg_number,
         "contact_uri": answer_number(leg.contact),
         "direction": leg.direction,
-        "state": ACTIVE if leg.active else TERMINAL,
+        "state": CallState.ACTIVE if leg.active else CallState.TERMINAL,
         "status": leg.status,
         "created_time": format_iso(leg.created_at),
         "start_time": format_iso(leg.created_at),
