@@ -18,13 +18,14 @@ from ..clock import Clock
 from ..errors import Code, ExoBridgeError
 from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
+from . import payloads
 from .allocations import VAULT, Allocation, RouteTaken
 from .call_model import CallRecord
 from .calls import Calls
 from .changes import Changeset, RuntimeState
 from .connect import ConnectApplet
 from .deliveries import Delivery
-from .events import EventSink, deallocation_payload
+from .events import EventSink
 from .greenpin import GreenPins
 from .greenvn import GreenVNs
 from .incoming import IncomingCalls
@@ -146,7 +147,7 @@ class Backend:
         ended.state = VAULT
         ended.deallocated_at = self.now()
         self.put(ended)
-        self.emit(ended.tenant_id, "deallocation", deallocation_payload(ended))
+        self.emit(ended.tenant_id, "deallocation", payloads.deallocation(ended))
         return ended
 
     def deallocate_due(self) -> list[Allocation]:

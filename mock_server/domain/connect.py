@@ -37,9 +37,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..clock import format_created, format_local
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
+from . import payloads
 from .call_model import (
     DEFAULT_MAX_TIME_LIMIT,
     INBOUND,
@@ -50,7 +50,6 @@ from .call_model import (
     CallStatus,
     Leg,
     Script,
-    answer_number,
     behaviour,
 )
 from .deliveries import Delivery
@@ -145,17 +144,10 @@ class ConnectApplet:
         if last:
             duration = int(max((d.ended_at or now) for d in last) - min(
                 d.started_at or now for d in last))
-        return {
-            "CallSid": sid,
-            "From": answer_number(caller),
-            "To": answer_number(vn),
-            "Direction": "incoming",
-            "DialCallDuration": str(duration),
-            "StartTime": format_local(start),
-            "CurrentTime": format_local(now),
-            "Created": format_created(start),
-            "DialWhomNumber": answer_number(previous) if previous else "",
-        }
+        return payloads.connect_applet_request(
+            call_sid=sid, caller=caller, vn=vn, start=start, current=now,
+            dial_call_duration=duration, dialled=previous,
+        )
 
     def _destinations(
         self, tenant: Tenant, answer: dict[str, Any], caller: str, vn: str, options: Options
