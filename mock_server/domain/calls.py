@@ -297,26 +297,23 @@ class Calls:
         assert at is not None
         if call.script is not None:
             self._play(call, at)
-        elif call.phase == Phase.DIALLING_FROM:
-            outcome = OUTCOMES.get(behaviour(call.from_number))
+        elif call.phase in (Phase.DIALLING_FROM, Phase.DIALLING_TO):
+            # The party of the last leg (`from`, then `to`) answers, or the call ends here.
+            ringing = call.legs[-1]
+            outcome = OUTCOMES.get(behaviour(ringing.contact))
             if outcome is not None:
                 self._end(call, at, outcome)
                 return
-            call.legs[0].answered_at = at
-            call.legs.append(self._dial(call, 2, call.to_number, at))
-            call.phase = Phase.DIALLING_TO
+            ringing.answered_at = at
             call.updated_at = at
-        elif call.phase == Phase.DIALLING_TO:
-            outcome = OUTCOMES.get(behaviour(call.to_number))
-            if outcome is not None:
-                self._end(call, at, outcome)
-                return
-            call.legs[1].answered_at = at
-            call.phase = Phase.TALKING
-            call.talk_started_at = at
-            call.next_at = at + self._talk_seconds(call)
-            call.updated_at = at
-            self._notify(call, ANSWERED_EVENT)
+            if call.phase == Phase.DIALLING_FROM:
+                call.legs.append(self._dial(call, 2, call.to_number, at))
+                call.phase = Phase.DIALLING_TO
+            else:
+                call.phase = Phase.TALKING
+                call.talk_started_at = at
+                call.next_at = at + self._talk_seconds(call)
+                self._notify(call, ANSWERED_EVENT)
         elif call.phase == Phase.TALKING:
             self._end(call, at, CallStatus.COMPLETED)
 

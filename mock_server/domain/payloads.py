@@ -5,7 +5,6 @@ seconds (likewise formatted by each event)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..clock import format_created, format_iso, format_iso_utc, format_local
@@ -15,26 +14,16 @@ from .call_model import answer_number
 class Deallocated(Protocol):
     """What the deallocation callback tells of an allocation (`allocations.Allocation`)."""
 
-    @property
-    def ref(self) -> str: ...
-    @property
-    def id(self) -> str: ...
-    @property
-    def usage(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def a_numbers(self) -> Sequence[str]: ...
-    @property
-    def b_numbers(self) -> Sequence[str]: ...
-    @property
-    def a_vns(self) -> Sequence[str]: ...
-    @property
-    def b_vns(self) -> Sequence[str]: ...
-    @property
-    def a_pins(self) -> Sequence[str]: ...
-    @property
-    def b_pins(self) -> Sequence[str]: ...
+    ref: str
+    id: str
+    usage: str
+    state: str
+    a_numbers: tuple[str, ...]
+    b_numbers: tuple[str, ...]
+    a_vns: tuple[str, ...]
+    b_vns: tuple[str, ...]
+    a_pins: tuple[str, ...]
+    b_pins: tuple[str, ...]
 
 
 def deallocation(allocation: Deallocated) -> dict[str, Any]:

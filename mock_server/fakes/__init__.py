@@ -195,7 +195,7 @@ def call_sequence(
             "verification_succeeded",
             _verification_succeeded(allocation, call, allocation.a_pins[0]),
         )
-        allocation.a_numbers.append(call.caller)
+        allocation.a_numbers += (call.caller,)
     else:
         call = _joining_call(src, allocation, "canceled", verified=False)
         first = ("verification_failed", _verification_failed(call, _wrong_pin(src, allocation)))

@@ -21,12 +21,12 @@ class _Allocation:
     ref: str  # transaction_id
     id: str  # greenpin_id
     usage: str
-    a_numbers: list[str]
-    b_numbers: list[str]
-    a_vns: list[str]
-    b_vns: list[str]
-    a_pins: list[str]
-    b_pins: list[str]
+    a_numbers: tuple[str, ...]
+    b_numbers: tuple[str, ...]
+    a_vns: tuple[str, ...]
+    b_vns: tuple[str, ...]
+    a_pins: tuple[str, ...]
+    b_pins: tuple[str, ...]
     # Only the deallocation callback tells the state: by then it is `vault`, as the mock says.
     state: str = VAULT
 
@@ -40,16 +40,16 @@ class _Allocation:
         b_vns = src.rng.sample(pool, src.rng.choice((1, 2)))
         pin_length = src.rng.choice((3, 4, 4, 4, 5, 6))
         # PINs are on for the a party (as the demo tenant has it), sometimes for b as well.
-        a_pins = [src.pin(pin_length)]
-        b_pins = [src.pin(pin_length)] if src.chance(0.3) else []
+        a_pins = (src.pin(pin_length),)
+        b_pins = (src.pin(pin_length),) if src.chance(0.3) else ()
         return cls(
             ref=src.reference(),
             id=src.uuid(),
             usage="twoway" if src.chance(0.8) else "oneway",
-            a_numbers=a_numbers,
-            b_numbers=b_numbers,
-            a_vns=a_vns,
-            b_vns=b_vns,
+            a_numbers=tuple(a_numbers),
+            b_numbers=tuple(b_numbers),
+            a_vns=tuple(a_vns),
+            b_vns=tuple(b_vns),
             a_pins=a_pins,
             b_pins=b_pins,
         )
