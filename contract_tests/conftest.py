@@ -126,8 +126,6 @@ CONFIG: dict[str, pytest.Config] = {}
 def pytest_configure(config: pytest.Config) -> None:
     CONFIG["current"] = config
     config.pluginmanager.register(outcomes, "exobridge-outcomes")
-    config.addinivalue_line("markers", "mock_only: needs the mock's control plane (/_mock/)")
-    config.addinivalue_line("markers", "destructive: creates or changes allocations")
 
 
 @pytest.fixture(scope="session")
@@ -295,12 +293,6 @@ def _budget_skips(request: pytest.FixtureRequest) -> None:
 def needs_control_plane(target: Target) -> None:
     if not target.has_control_plane:
         pytest.skip("needs the mock's control plane (/_mock/), which this server does not have")
-
-
-@pytest.fixture
-def needs_destructive(destructive: bool) -> None:
-    if not destructive:
-        pytest.skip("creates allocations; --no-destructive is set")
 
 
 __all__ = ["Api", "BudgetExhausted"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .helpers import GP, allocation, check_control_answer, create, wait_until
@@ -155,7 +156,7 @@ def test_a_calls_callbacks_keep_their_order_through_retries(client, callback_sin
     assert result["callbacks"] == ["verification_succeeded", "call_completed"]
 
 
-def test_the_mock_and_the_fakes_make_payloads_of_one_shape(client):
+def test_the_mock_and_the_fakes_make_payloads_of_one_shape(client, httpserver):
     """Both build their payloads with `domain.payloads`: the same members, in the same order,
     with times in the same form."""
     from mock_server.fakes import fake
@@ -165,6 +166,21 @@ def test_the_mock_and_the_fakes_make_payloads_of_one_shape(client):
     call(client, **{"from": STRANGER, "digits": created["a"]["pin"]})
     call(client, **{"from": "+919811100000", "digits": "0000"})
     client.delete(GP + "/" + created["greenpin_id"])
+    # A click-to-call telling of its end, and a call on a VN with a Connect URL.
+    httpserver.expect_request("/status", method="POST").respond_with_data("")
+    status_url = httpserver.url_for("/status")
+    click_to_call = {
+        "from": {"contact_uri": "8516043026"}, "to": {"contact_uri": "9876516844"},
+        "virtual_number": CONNECT_VN, "status_callback": [{"event": "terminal", "url": status_url}],
+    }
+    assert client.post("/v3/accounts/demo/calls", json=click_to_call).status_code == 200
+    assert client.post("/_mock/clock/advance", json={"seconds": 60}).status_code == 200
+    answer = {"destination": [{"contact_uri": "+919845043210"}]}
+    httpserver.expect_request("/connect", method="GET").respond_with_json(answer)
+    attached = client.put(f"/_mock/tenants/demo/vns/{CONNECT_VN}/connect-url",
+                          json={"url": httpserver.url_for("/connect")})
+    assert attached.status_code == 200, attached.text
+    assert call(client, vn=CONNECT_VN, **{"from": STRANGER})["outcome"] == "connected"
     sent = {}
     for entry in client.get("/_mock/callbacks").json()["callbacks"]:
         sent.setdefault(entry["event"], entry["payload"])
@@ -176,3 +192,38 @@ def test_the_mock_and_the_fakes_make_payloads_of_one_shape(client):
         for name in ("start_time", "current_time"):
             if name in made:
                 assert sent[event][name][-6:] == made[name][-6:], (event, name)
+    made_too = {
+        "click_to_call_status": fake(
+            "click_to_call_status", seed=1, overrides={"call_details.status": "completed"}
+        ),
+        "connect_applet_request": fake("connect_applet_request", seed=1),
+    }
+    for event, made in made_too.items():
+        assert members(sent[event]) == members(made), event
+        assert times(sent[event]) == times(made), event
+
+
+CONNECT_VN = "+912235499102"
+# The members that are times, in each event's form.
+TIMES = {"created_time", "updated_time", "start_time", "end_time", "StartTime", "CurrentTime",
+         "Created"}
+
+
+def members(payload: Any) -> Any:
+    """The members of a payload, in order, down through its objects."""
+    if isinstance(payload, dict):
+        return [(name, members(value)) for name, value in payload.items()]
+    return None
+
+
+def times(payload: Any) -> dict[str, str]:
+    """The form of each time of a payload (digits as 0, letters as a, the offset kept)."""
+    found: dict[str, str] = {}
+    for name, value in payload.items():
+        if isinstance(value, dict):
+            found.update(times(value))
+        elif name in TIMES and isinstance(value, str):
+            offset = value[-6:] if "+" in value else ""
+            form = re.sub(r"[A-Za-z]", "a", re.sub(r"[0-9]", "0", value.removesuffix(offset)))
+            found[name] = form + offset
+    return found

@@ -190,16 +190,7 @@ class CallbackDispatcher:
         starts once the one before it has ended, delivered or failed. Others do not wait.
         """
         self.check(event, payload)
-        delivery = Delivery(
-            id=self.ids.uuid(),
-            tenant_id=tenant_id,
-            event=event,
-            url=url,
-            payload=payload,
-            created_at=self._now(),
-            sequence=sequence,
-            outcome=PENDING if url is not None else NOT_SENT,
-        )
+        delivery = self._entry(tenant_id, event, url, payload, sequence=sequence)
         prepared = [delivery]
         chaos = self.options.chaos
         if (
@@ -212,16 +203,30 @@ class CallbackDispatcher:
 
     def redelivery(self, original: Delivery, url: str | None = None) -> Delivery:
         """A new log entry sending a logged callback again (to `url`, or where it went)."""
-        target = url or original.url
+        return self._entry(original.tenant_id, original.event, url or original.url,
+                           original.payload, redelivery_of=original.id)
+
+    def _entry(
+        self,
+        tenant_id: str,
+        event: str,
+        url: str | None,
+        payload: dict[str, Any],
+        *,
+        sequence: str | None = None,
+        redelivery_of: str | None = None,
+    ) -> Delivery:
+        """A new log entry, to be sent when it has a URL (`not_sent` when not)."""
         return Delivery(
             id=self.ids.uuid(),
-            tenant_id=original.tenant_id,
-            event=original.event,
-            url=target,
-            payload=original.payload,
+            tenant_id=tenant_id,
+            event=event,
+            url=url,
+            payload=payload,
             created_at=self._now(),
-            redelivery_of=original.id,
-            outcome=PENDING if target is not None else NOT_SENT,
+            outcome=PENDING if url is not None else NOT_SENT,
+            redelivery_of=redelivery_of,
+            sequence=sequence,
         )
 
     def forget(self, tenant_id: str | None) -> None:
@@ -267,14 +272,7 @@ class CallbackDispatcher:
         if self._connect_client is None:
             raise RuntimeError("the callback dispatcher is not started")
         self.check(CONNECT_REQUEST, query)
-        delivery = Delivery(
-            id=self.ids.uuid(),
-            tenant_id=tenant_id,
-            event=CONNECT_REQUEST,
-            url=url,
-            payload=dict(query),
-            created_at=self._now(),
-        )
+        delivery = self._entry(tenant_id, CONNECT_REQUEST, url, dict(query))
         problem = url_problem(url, self.options.allowed_hosts)
         if problem is not None:
             # Never requested: the call fails at once, and says why.

@@ -18,17 +18,21 @@ from ..clock import Clock
 from ..errors import Code, ExoBridgeError
 from ..ids import IdSource
 from ..settings import Settings, Tenant, parse_duration
-from .allocations import VAULT, Allocation, RouteTaken
+from . import payloads
+from .allocations import GREENPIN, GREENVN, VAULT, Allocation, RouteTaken
 from .call_model import CallRecord
 from .calls import Calls
 from .changes import Changeset, RuntimeState
 from .connect import ConnectApplet
 from .deliveries import Delivery
-from .events import EventSink, deallocation_payload
+from .events import EventSink
 from .greenpin import GreenPins
 from .greenvn import GreenVNs
 from .incoming import IncomingCalls
 from .ports import StateStore
+
+# How messages name an allocation of each kind.
+_NAMES = {GREENPIN: "allocation", GREENVN: "GreenVN allocation"}
 
 
 class Backend:
@@ -162,13 +166,33 @@ class Backend:
                 Code.BAD_PARAMETERS, f"deallocation_policy.duration: {exc}"
             ) from None
 
+    def allocation(self, tenant: Tenant, kind: str, allocation_id: str) -> Allocation:
+        """The tenant's allocation of `kind` (GreenPin or GreenVN); not found when there is none."""
+        allocation = self.store.get(tenant.tenant_id, allocation_id)
+        if allocation is None or allocation.kind != kind:
+            raise ExoBridgeError(
+                Code.GREENPIN_NOT_FOUND,
+                f"no {_NAMES[kind]} {allocation_id!r} for tenant {tenant.tenant_id}",
+            )
+        return allocation
+
+    def delete(self, tenant: Tenant, kind: str, allocation_id: str) -> Allocation:
+        """Deallocates the tenant's active allocation of `kind` now, in a unit of its own."""
+        allocation = self.allocation(tenant, kind, allocation_id)
+        if not allocation.active:
+            raise ExoBridgeError(
+                Code.ALREADY_DELETED, f"{_NAMES[kind]} {allocation_id} was deallocated already"
+            )
+        with self.unit():
+            return self.deallocate(allocation)
+
     def deallocate(self, allocation: Allocation) -> Allocation:
         """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant."""
         ended = allocation.copy()
         ended.state = VAULT
         ended.deallocated_at = self.now()
         self.put(ended)
-        self.emit(ended.tenant_id, "deallocation", deallocation_payload(ended))
+        self.emit(ended.tenant_id, "deallocation", payloads.deallocation(ended))
         return ended
 
     def deallocate_due(self) -> list[Allocation]:

@@ -30,16 +30,11 @@ class Behaviour(StrEnum):
     NEVER_HANGS_UP = "never-hangs-up"
 
 
-ANSWERS = Behaviour.ANSWERS
-NEVER_ANSWERS = Behaviour.NEVER_ANSWERS
-REFUSES_BUSY = Behaviour.REFUSES_BUSY
-FAILS = Behaviour.FAILS
-NEVER_HANGS_UP = Behaviour.NEVER_HANGS_UP
 MAGIC_SUFFIXES = {
-    "0000": NEVER_ANSWERS,
-    "0001": REFUSES_BUSY,
-    "0002": FAILS,
-    "0003": NEVER_HANGS_UP,
+    "0000": Behaviour.NEVER_ANSWERS,
+    "0001": Behaviour.REFUSES_BUSY,
+    "0002": Behaviour.FAILS,
+    "0003": Behaviour.NEVER_HANGS_UP,
 }
 
 # -- the vocabulary of the spec --------------------------------------------------------------------
@@ -59,19 +54,21 @@ class CallStatus(StrEnum):
     CANCELED = "canceled"
 
 
-ACTIVE = CallState.ACTIVE
-TERMINAL = CallState.TERMINAL
-COMPLETED = CallStatus.COMPLETED
-BUSY = CallStatus.BUSY
-NO_ANSWER = CallStatus.NO_ANSWER
-FAILED = CallStatus.FAILED
-CANCELED = CallStatus.CANCELED
 ANSWERED_EVENT = "answered"
 TERMINAL_EVENT = "terminal"
 STATUS_CALLBACK = "click_to_call_status"
-OUTCOMES: dict[str, CallStatus] = {NEVER_ANSWERS: NO_ANSWER, REFUSES_BUSY: BUSY, FAILS: FAILED}
-V1_STATUSES: dict[str, str] = {COMPLETED: "completed", BUSY: "busy", NO_ANSWER: "no-answer",
-               FAILED: "failed", CANCELED: "no-answer"}
+OUTCOMES: dict[str, CallStatus] = {
+    Behaviour.NEVER_ANSWERS: CallStatus.NO_ANSWER,
+    Behaviour.REFUSES_BUSY: CallStatus.BUSY,
+    Behaviour.FAILS: CallStatus.FAILED,
+}
+V1_STATUSES: dict[str, str] = {
+    CallStatus.COMPLETED: "completed",
+    CallStatus.BUSY: "busy",
+    CallStatus.NO_ANSWER: "no-answer",
+    CallStatus.FAILED: "failed",
+    CallStatus.CANCELED: "no-answer",
+}
 V1_DIRECTION = "outbound-api"
 V1_INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -86,19 +83,13 @@ class Phase(StrEnum):
     ENDED = "ended"
 
 
-DIALLING_FROM = Phase.DIALLING_FROM
-DIALLING_TO = Phase.DIALLING_TO
-TALKING = Phase.TALKING
-ENDED = Phase.ENDED
-
-
 def invalid_body(description: str) -> InvalidCallRequest:
     """The refusal of a body that fails parsing or validation."""
     return InvalidCallRequest(description)
 
 
 def behaviour(number: str) -> str:
-    return MAGIC_SUFFIXES.get(number[-4:], ANSWERS)
+    return MAGIC_SUFFIXES.get(number[-4:], Behaviour.ANSWERS)
 
 
 def answer_number(e164: str) -> str:
@@ -178,7 +169,7 @@ class CallRecord:
     status_callbacks: dict[str, str]
     created_at: float
     updated_at: float
-    phase: str = DIALLING_FROM
+    phase: str = Phase.DIALLING_FROM
     next_at: float | None = None
     legs: list[Leg] = field(default_factory=list)
     talk_started_at: float | None = None
@@ -192,7 +183,7 @@ class CallRecord:
 
     @property
     def active(self) -> bool:
-        return self.phase != ENDED
+        return self.phase != Phase.ENDED
 
     @property
     def managed_number(self) -> str | None:
@@ -204,7 +195,7 @@ class CallRecord:
 
     @property
     def state(self) -> str:
-        return ACTIVE if self.active else TERMINAL
+        return CallState.ACTIVE if self.active else CallState.TERMINAL
 
     @property
     def total_duration(self) -> int | None:

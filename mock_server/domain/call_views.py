@@ -1,21 +1,18 @@
 """The documented views of a call: v3 `call_details` and legs, the v1 record, and the status
-callback's payload (which is the v3 view)."""
+callback's payload (which is the v3 view); `payloads` builds what the fakes share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..clock import format_iso, format_local
-
-if TYPE_CHECKING:
-    pass
+from . import payloads
 from .call_model import (
-    ACTIVE,
     INBOUND,
     OUTBOUND,
-    TERMINAL,
     V1_INBOUND,
     CallRecord,
+    CallState,
     Leg,
     answer_number,
 )
@@ -31,26 +28,23 @@ def _local(epoch: float | None) -> str | None:
 
 def call_details(call: CallRecord) -> dict[str, Any]:
     """`call_details` of the v3 answers and of the status callbacks."""
-    url = call.recording_url
-    return {
-        "sid": call.sid,
-        "direction": INBOUND if call.direction == V1_INBOUND else OUTBOUND,
-        "virtual_number": answer_number(call.virtual_number),
-        "state": call.state,
-        "status": call.status,
-        "legs": f"/v3/accounts/{call.tenant_id}/calls/{call.sid}/legs",
-        "created_time": format_iso(call.created_at),
-        "updated_time": format_iso(call.updated_at),
-        "start_time": format_iso(call.created_at),
-        "end_time": _iso(call.ended_at),
-        "total_duration": call.total_duration,
-        "total_talk_time": call.total_talk_time,
-        "custom_field": call.custom_field,
-        "app_id": None,
-        "app_name": None,
-        "digits": None,
-        "recordings": None if url is None else [{"url": url, "channels": call.channels}],
-    }
+    return payloads.call_details(
+        sid=call.sid,
+        account=call.tenant_id,
+        direction=INBOUND if call.direction == V1_INBOUND else OUTBOUND,
+        virtual_number=call.virtual_number,
+        state=call.state,
+        status=call.status,
+        created=call.created_at,
+        updated=call.updated_at,
+        start=call.created_at,
+        end=call.ended_at,
+        total_duration=call.total_duration,
+        total_talk_time=call.total_talk_time,
+        custom_field=call.custom_field,
+        recording_url=call.recording_url,
+        channels=call.channels,
+    )
 
 
 def leg_details(leg: Leg) -> dict[str, Any]:
@@ -60,7 +54,7 @@ def leg_details(leg: Leg) -> dict[str, Any]:
         "leg_number": leg.leg_number,
         "contact_uri": answer_number(leg.contact),
         "direction": leg.direction,
-        "state": ACTIVE if leg.active else TERMINAL,
+        "state": CallState.ACTIVE if leg.active else CallState.TERMINAL,
         "status": leg.status,
         "created_time": format_iso(leg.created_at),
         "start_time": format_iso(leg.created_at),
@@ -76,7 +70,7 @@ def leg_details(leg: Leg) -> dict[str, Any]:
 
 
 def status_payload(call: CallRecord, event: str) -> dict[str, Any]:
-    return {"event_details": {"event_type": event}, "call_details": call_details(call)}
+    return payloads.click_to_call_status(event, call_details(call))
 
 
 def v1_call(call: CallRecord) -> dict[str, Any]:

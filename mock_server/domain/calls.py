@@ -69,28 +69,21 @@ if TYPE_CHECKING:
 from .call_filters import V1Filter, V1Page
 from .call_model import (
     ANSWERED_EVENT,
-    CANCELED,
-    COMPLETED,
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
-    DIALLING_FROM,
-    DIALLING_TO,
-    ENDED,
-    FAILS,
-    NEVER_ANSWERS,
-    NEVER_HANGS_UP,
     OUTCOMES,
     REFUSE_SECONDS,
-    REFUSES_BUSY,
     RING_SECONDS,
     STATUS_CALLBACK,
     TALK_SECONDS,
-    TALKING,
     TERMINAL_EVENT,
     V1_INBOUND,
+    Behaviour,
     CallRecord,
     CallRequest,
+    CallStatus,
     Leg,
+    Phase,
     Script,
     behaviour,
     invalid_body,
@@ -226,7 +219,8 @@ class Calls:
         with self.backend.unit():
             ended = call.copy()
             now = max(float(math.floor(self.backend.now())), call.updated_at)
-            self._end(ended, now, COMPLETED if call.phase == TALKING else CANCELED)
+            talking = call.phase == Phase.TALKING
+            self._end(ended, now, CallStatus.COMPLETED if talking else CallStatus.CANCELED)
             self.backend.put_call(ended)
             return ended
 
@@ -303,28 +297,25 @@ class Calls:
         assert at is not None
         if call.script is not None:
             self._play(call, at)
-        elif call.phase == DIALLING_FROM:
-            outcome = OUTCOMES.get(behaviour(call.from_number))
+        elif call.phase in (Phase.DIALLING_FROM, Phase.DIALLING_TO):
+            # The party of the last leg (`from`, then `to`) answers, or the call ends here.
+            ringing = call.legs[-1]
+            outcome = OUTCOMES.get(behaviour(ringing.contact))
             if outcome is not None:
                 self._end(call, at, outcome)
                 return
-            call.legs[0].answered_at = at
-            call.legs.append(self._dial(call, 2, call.to_number, at))
-            call.phase = DIALLING_TO
+            ringing.answered_at = at
             call.updated_at = at
-        elif call.phase == DIALLING_TO:
-            outcome = OUTCOMES.get(behaviour(call.to_number))
-            if outcome is not None:
-                self._end(call, at, outcome)
-                return
-            call.legs[1].answered_at = at
-            call.phase = TALKING
-            call.talk_started_at = at
-            call.next_at = at + self._talk_seconds(call)
-            call.updated_at = at
-            self._notify(call, ANSWERED_EVENT)
-        elif call.phase == TALKING:
-            self._end(call, at, COMPLETED)
+            if call.phase == Phase.DIALLING_FROM:
+                call.legs.append(self._dial(call, 2, call.to_number, at))
+                call.phase = Phase.DIALLING_TO
+            else:
+                call.phase = Phase.TALKING
+                call.talk_started_at = at
+                call.next_at = at + self._talk_seconds(call)
+                self._notify(call, ANSWERED_EVENT)
+        elif call.phase == Phase.TALKING:
+            self._end(call, at, CallStatus.COMPLETED)
 
     def _play(self, call: CallRecord, at: float) -> None:
         """An incoming call as its script has it at `at`: legs dialled, answered, ended."""
@@ -342,10 +333,10 @@ class Calls:
                 leg.answered_at = planned.answered_at
             if planned.ended_at is not None and planned.ended_at <= at and leg.active:
                 leg.ended_at, leg.status = planned.ended_at, planned.status
-        if script.connected is not None and call.phase != TALKING:
+        if script.connected is not None and call.phase != Phase.TALKING:
             winner = script.legs[script.connected]
             if winner.answered_at is not None and winner.answered_at <= at:
-                call.phase = TALKING
+                call.phase = Phase.TALKING
                 call.talk_started_at = winner.answered_at
                 call.connected_to = winner.contact
         call.updated_at = at
@@ -357,9 +348,9 @@ class Calls:
     def _dial(self, call: CallRecord, leg_number: int, number: str, at: float) -> Leg:
         """A new leg ringing `number` from `at`; the call's next step is its outcome."""
         party = behaviour(number)
-        if party == NEVER_ANSWERS:
+        if party == Behaviour.NEVER_ANSWERS:
             call.next_at = at + call.attempt_time_out
-        elif party in (REFUSES_BUSY, FAILS):
+        elif party in (Behaviour.REFUSES_BUSY, Behaviour.FAILS):
             call.next_at = at + REFUSE_SECONDS
         else:
             call.next_at = at + RING_SECONDS
@@ -368,7 +359,7 @@ class Calls:
 
     def _talk_seconds(self, call: CallRecord) -> int:
         parties = (behaviour(call.from_number), behaviour(call.to_number))
-        if NEVER_HANGS_UP in parties:
+        if Behaviour.NEVER_HANGS_UP in parties:
             return call.max_time_limit
         return min(TALK_SECONDS, call.max_time_limit)
 
@@ -377,8 +368,8 @@ class Calls:
         for leg in call.legs:
             if leg.active:
                 leg.ended_at = at
-                leg.status = COMPLETED if leg.answered_at is not None else status
-        call.phase = ENDED
+                leg.status = CallStatus.COMPLETED if leg.answered_at is not None else status
+        call.phase = Phase.ENDED
         call.next_at = None
         call.ended_at = at
         call.status = status

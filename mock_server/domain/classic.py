@@ -30,14 +30,13 @@ from ..settings import Tenant
 from .call_model import (
     DEFAULT_ATTEMPT_TIME_OUT,
     DEFAULT_MAX_TIME_LIMIT,
-    NEVER_ANSWERS,
-    NEVER_HANGS_UP,
     OUTCOMES,
     REFUSE_SECONDS,
     RING_SECONDS,
     TALK_SECONDS,
     V1_DIRECTION,
     V1_STATUSES,
+    Behaviour,
     CallRecord,
     Leg,
     Script,
@@ -77,11 +76,11 @@ def _flow_script(leg: Leg, start: float, time_limit: int, time_out: int) -> Scri
     party = behaviour(leg.contact)
     outcome = OUTCOMES.get(party)
     if outcome is not None:
-        end = start + (time_out if party == NEVER_ANSWERS else REFUSE_SECONDS)
+        end = start + (time_out if party == Behaviour.NEVER_ANSWERS else REFUSE_SECONDS)
         leg.ended_at, leg.status = end, outcome
         return Script(legs=[leg], ends_at=end, status=outcome)
     leg.answered_at = start + RING_SECONDS
-    talk = time_limit if party == NEVER_HANGS_UP else min(TALK_SECONDS, time_limit)
+    talk = time_limit if party == Behaviour.NEVER_HANGS_UP else min(TALK_SECONDS, time_limit)
     return Script(legs=[leg], ends_at=leg.answered_at + talk, status="completed", connected=0)
 
 

@@ -37,43 +37,32 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..clock import format_created, format_local
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
+from . import payloads
 from .call_model import (
-    ANSWERS,
-    BUSY,
-    CANCELED,
-    COMPLETED,
     DEFAULT_MAX_TIME_LIMIT,
-    FAILED,
     INBOUND,
-    NEVER_ANSWERS,
-    NEVER_HANGS_UP,
-    NO_ANSWER,
     REFUSE_SECONDS,
-    REFUSES_BUSY,
     RING_SECONDS,
     V1_INBOUND,
+    Behaviour,
+    CallStatus,
     Leg,
     Script,
-    answer_number,
     behaviour,
 )
 from .deliveries import Delivery
-from .incoming import BUSY as OUTCOME_BUSY
 from .incoming import (
-    CONNECTED,
     IncomingCall,
     IncomingCallResult,
+    Outcome,
 )
-from .incoming import NOT_ANSWERED as OUTCOME_NOT_ANSWERED
 
 if TYPE_CHECKING:
     from .backend import Backend
 
 from .connect_answer import (
-    CONNECT_FAILED,
     DEFAULT_RINGING_SECONDS,
     DIALLED_CONNECTED,
     MAX_FETCHES,
@@ -155,17 +144,10 @@ class ConnectApplet:
         if last:
             duration = int(max((d.ended_at or now) for d in last) - min(
                 d.started_at or now for d in last))
-        return {
-            "CallSid": sid,
-            "From": answer_number(caller),
-            "To": answer_number(vn),
-            "Direction": "incoming",
-            "DialCallDuration": str(duration),
-            "StartTime": format_local(start),
-            "CurrentTime": format_local(now),
-            "Created": format_created(start),
-            "DialWhomNumber": answer_number(previous) if previous else "",
-        }
+        return payloads.connect_applet_request(
+            call_sid=sid, caller=caller, vn=vn, start=start, current=now,
+            dial_call_duration=duration, dialled=previous,
+        )
 
     def _destinations(
         self, tenant: Tenant, answer: dict[str, Any], caller: str, vn: str, options: Options
@@ -228,15 +210,17 @@ class ConnectApplet:
             assert dial.number is not None
             dial.attempt, dial.started_at = attempt, at
             party = behaviour(dial.number)
-            if party in (ANSWERS, NEVER_HANGS_UP) and ring_limit >= RING_SECONDS:
+            picks_up = party in (Behaviour.ANSWERS, Behaviour.NEVER_HANGS_UP)
+            if picks_up and ring_limit >= RING_SECONDS:
                 dial.answered_at = at + RING_SECONDS
-            elif party in (ANSWERS, NEVER_HANGS_UP, NEVER_ANSWERS):
-                dial.status, dial.ended_at = NO_ANSWER, at + ring_limit
+            elif picks_up or party == Behaviour.NEVER_ANSWERS:
+                dial.status, dial.ended_at = CallStatus.NO_ANSWER, at + ring_limit
                 dial.reason = f"did not answer within {ring_limit} s"
-            elif party == REFUSES_BUSY:
-                dial.status, dial.ended_at, dial.reason = BUSY, at + REFUSE_SECONDS, "busy"
+            elif party == Behaviour.REFUSES_BUSY:
+                dial.status, dial.ended_at = CallStatus.BUSY, at + REFUSE_SECONDS
+                dial.reason = "busy"
             else:
-                dial.status, dial.ended_at = FAILED, at + REFUSE_SECONDS
+                dial.status, dial.ended_at = CallStatus.FAILED, at + REFUSE_SECONDS
                 dial.reason = "the call could not be placed"
         answering = [d for d in group if d.answered_at is not None]
         if not answering:
@@ -248,7 +232,7 @@ class ConnectApplet:
             if dial is winner:
                 dial.status, dial.reason = DIALLED_CONNECTED, dial.reason or "answered first"
             elif dial.answered_at is not None or (dial.ended_at or at) > answered:
-                dial.status, dial.answered_at, dial.ended_at = CANCELED, None, answered
+                dial.status, dial.answered_at, dial.ended_at = CallStatus.CANCELED, None, answered
                 dial.reason = "another destination answered first"
         return answered, winner
 
@@ -285,28 +269,28 @@ class ConnectApplet:
             assert winner.answered_at is not None
             talk = (
                 options.max_talk_seconds
-                if behaviour(winner.number) == NEVER_HANGS_UP
+                if behaviour(winner.number) == Behaviour.NEVER_HANGS_UP
                 else min(call.talk_seconds, options.max_talk_seconds)
             )
             end = winner.answered_at + talk
-            status = COMPLETED
-            result.outcome = CONNECTED
+            status = CallStatus.COMPLETED
+            result.outcome = Outcome.CONNECTED
             result.reason = f"connected to {winner.number}"
             result.on_call_duration = talk
         elif result.connect_errors is not None:
-            status = FAILED
-            result.outcome = CONNECT_FAILED
+            status = CallStatus.FAILED
+            result.outcome = Outcome.CONNECT_FAILED
             result.reason = "the Connect URL's answer cannot be used: " + "; ".join(
                 result.connect_errors[:3]
             )
         else:
             statuses = {d.status for d in tried}
-            if NO_ANSWER in statuses:
-                status, result.outcome = NO_ANSWER, OUTCOME_NOT_ANSWERED
-            elif BUSY in statuses or not tried:
-                status, result.outcome = BUSY, OUTCOME_BUSY
+            if CallStatus.NO_ANSWER in statuses:
+                status, result.outcome = CallStatus.NO_ANSWER, Outcome.NOT_ANSWERED
+            elif CallStatus.BUSY in statuses or not tried:
+                status, result.outcome = CallStatus.BUSY, Outcome.BUSY
             else:
-                status, result.outcome = FAILED, OUTCOME_NOT_ANSWERED
+                status, result.outcome = CallStatus.FAILED, Outcome.NOT_ANSWERED
             result.reason = (
                 "no destination could be dialled: "
                 + "; ".join(f"{d.contact_uri} {d.reason}" for d in dials)
@@ -341,7 +325,9 @@ class ConnectApplet:
         last = winner or (tried[-1] if tried else None)
         result.dialled = last.number if last else None
         result.connected_to = winner.number if winner else None
-        result.dial_call_status = COMPLETED if winner else (last.status if last else None)
+        result.dial_call_status = (
+            CallStatus.COMPLETED if winner else (last.status if last else None)
+        )
         if last is not None and last.started_at is not None:
             result.dial_call_duration = int((last.ended_at or end) - last.started_at)
         result.duration = int(end - start)

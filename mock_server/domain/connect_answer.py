@@ -10,9 +10,7 @@ from typing import Any, Protocol
 
 from .call_model import DEFAULT_MAX_TIME_LIMIT
 from .deliveries import Delivery
-from .incoming import Outcome
 
-CONNECT_FAILED = Outcome.CONNECT_FAILED
 # The applet's ring time and call limit when the answer gives none.
 DEFAULT_RINGING_SECONDS = 30
 MAX_FETCHES = 10

@@ -1,12 +1,11 @@
-"""What the domain tells the outside world, and the callback payloads it builds for it."""
+"""What the domain tells the outside world: the sink its callbacks go to (their payloads are
+built by `payloads`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from . import payloads
-from .allocations import Allocation
 from .deliveries import Delivery
 
 
@@ -33,21 +32,6 @@ class EventSink(Protocol):
 
     def forget(self, tenant_id: str | None) -> None:
         """Sends no more of a tenant's (or anyone's) queued deliveries: they were reset."""
-
-
-def deallocation_payload(allocation: Allocation) -> dict[str, Any]:
-    return payloads.deallocation(
-        transaction_id=allocation.ref,
-        greenpin_id=allocation.id,
-        usage=allocation.usage,
-        a_numbers=allocation.a_numbers,
-        b_numbers=allocation.b_numbers,
-        a_vns=allocation.a_vns,
-        b_vns=allocation.b_vns,
-        a_pins=allocation.a_pins,
-        b_pins=allocation.b_pins,
-        state=allocation.state,
-    )
 
 
 class DiscardEvents:

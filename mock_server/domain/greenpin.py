@@ -58,13 +58,7 @@ class GreenPins:
     # -- reading ------------------------------------------------------------------------------
 
     def get(self, tenant: Tenant, greenpin_id: str) -> Allocation:
-        allocation = self.store.get(tenant.tenant_id, greenpin_id)
-        if allocation is None or allocation.kind != GREENPIN:
-            raise ExoBridgeError(
-                Code.GREENPIN_NOT_FOUND,
-                f"no allocation {greenpin_id!r} for tenant {tenant.tenant_id}"
-            )
-        return allocation
+        return self.backend.allocation(tenant, GREENPIN, greenpin_id)
 
     def search(
         self,
@@ -202,13 +196,7 @@ class GreenPins:
         return results
 
     def delete(self, tenant: Tenant, greenpin_id: str) -> Allocation:
-        allocation = self.get(tenant, greenpin_id)
-        if not allocation.active:
-            raise ExoBridgeError(
-                Code.ALREADY_DELETED, f"allocation {greenpin_id} was deallocated already"
-            )
-        with self.backend.unit():
-            return self.backend.deallocate(allocation)
+        return self.backend.delete(tenant, GREENPIN, greenpin_id)
 
     # -- rules --------------------------------------------------------------------------------
 

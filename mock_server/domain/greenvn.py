@@ -44,22 +44,10 @@ class GreenVNs:
         self.store = backend.store
 
     def get(self, tenant: Tenant, greenvn_id: str) -> Allocation:
-        allocation = self.store.get(tenant.tenant_id, greenvn_id)
-        if allocation is None or allocation.kind != GREENVN:
-            raise ExoBridgeError(
-                Code.GREENPIN_NOT_FOUND,
-                f"no GreenVN allocation {greenvn_id!r} for tenant {tenant.tenant_id}"
-            )
-        return allocation
+        return self.backend.allocation(tenant, GREENVN, greenvn_id)
 
     def delete(self, tenant: Tenant, greenvn_id: str) -> Allocation:
-        allocation = self.get(tenant, greenvn_id)
-        if not allocation.active:
-            raise ExoBridgeError(
-                Code.ALREADY_DELETED, f"GreenVN allocation {greenvn_id} was deallocated already"
-            )
-        with self.backend.unit():
-            return self.backend.deallocate(allocation)
+        return self.backend.delete(tenant, GREENVN, greenvn_id)
 
     def create(self, tenant: Tenant, request: GreenVNRequest) -> Allocation:
         with self.backend.unit():

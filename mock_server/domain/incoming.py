@@ -34,7 +34,7 @@ from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 from . import payloads
 from .allocations import ONEWAY, Allocation, Party, RouteTaken
-from .call_model import COMPLETED, FAILED, INBOUND, Leg, Script
+from .call_model import INBOUND, CallStatus, Leg, Script
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -57,15 +57,6 @@ class Outcome(StrEnum):
     NO_ALLOCATION = "no_allocation"
     NO_DESTINATION = "no_destination"
     CONNECT_FAILED = "connect_failed"
-
-
-CONNECTED = Outcome.CONNECTED
-NOT_ANSWERED = Outcome.NOT_ANSWERED
-BUSY = Outcome.BUSY
-REFUSED_ONEWAY = Outcome.REFUSED_ONEWAY
-VERIFICATION_FAILED = Outcome.VERIFICATION_FAILED
-NO_ALLOCATION = Outcome.NO_ALLOCATION
-NO_DESTINATION = Outcome.NO_DESTINATION
 
 
 @dataclass(frozen=True)
@@ -173,9 +164,13 @@ class IncomingCalls:
         result.party = party.name
         other = party.other
         if allocation.usage == ONEWAY and party.name == "b":
-            self._end(result, REFUSED_ONEWAY, "oneway allocation: b-party callers cannot call")
+            self._end(
+                result, Outcome.REFUSED_ONEWAY, "oneway allocation: b-party callers cannot call"
+            )
         elif not other.numbers:
-            self._end(result, NO_DESTINATION, f"the {other.name}-party has no number to dial")
+            self._end(
+                result, Outcome.NO_DESTINATION, f"the {other.name}-party has no number to dial"
+            )
         else:
             self._dial(call, result, other.numbers[0])
         self._completed(tenant, allocation, result, start, call)
@@ -197,7 +192,7 @@ class IncomingCalls:
             result.verified = False
             self._end(
                 result,
-                VERIFICATION_FAILED if has_allocations else NO_ALLOCATION,
+                Outcome.VERIFICATION_FAILED if has_allocations else Outcome.NO_ALLOCATION,
                 ("no PIN entered" if not digits else f"PIN {digits} matches no allocation")
                 if has_allocations
                 else f"no active allocation on {vn}",
@@ -238,16 +233,16 @@ class IncomingCalls:
         if call.busy:
             result.dial_call_status = "busy"
             result.dial_call_duration = 1
-            self._end(result, BUSY, f"{number} is busy")
+            self._end(result, Outcome.BUSY, f"{number} is busy")
         elif not call.answered:
             result.dial_call_status = "no-answer"
             result.dial_call_duration = NO_ANSWER_SECONDS
-            self._end(result, NOT_ANSWERED, f"{number} did not answer")
+            self._end(result, Outcome.NOT_ANSWERED, f"{number} did not answer")
         else:
             result.dial_call_status = "completed"
             result.on_call_duration = call.talk_seconds
             result.dial_call_duration = DIALLED_RING_SECONDS + call.talk_seconds
-            self._end(result, CONNECTED, f"connected to {number}")
+            self._end(result, Outcome.CONNECTED, f"connected to {number}")
 
     def _record(self, tenant: Tenant, result: IncomingCallResult, start: float) -> None:
         """Keeps the call as an inbound call of the voice APIs: the caller's leg, and the leg of
@@ -259,18 +254,18 @@ class IncomingCalls:
         legs = [caller_leg]
         connected = None
         end = begin
-        status: str = FAILED
+        status: str = CallStatus.FAILED
         if result.dialled is not None:
             caller_leg.answered_at = begin
             leg = Leg(sid=ids.hex(32), leg_number=2, contact=result.dialled, created_at=begin)
             legs.append(leg)
             end = begin + result.dial_call_duration
-            if result.outcome == CONNECTED:
+            if result.outcome == Outcome.CONNECTED:
                 leg.answered_at = begin + DIALLED_RING_SECONDS
-                connected, status = 1, COMPLETED
+                connected, status = 1, CallStatus.COMPLETED
                 result.connected_to = result.dialled
             else:
-                status = result.dial_call_status or FAILED
+                status = result.dial_call_status or CallStatus.FAILED
                 leg.ended_at, leg.status = end, status
         result.duration = int(end - begin)
         self.backend.calls.record_incoming(
@@ -295,7 +290,7 @@ class IncomingCalls:
         start: float,
         call: IncomingCall,
     ) -> None:
-        talked = result.outcome == CONNECTED
+        talked = result.outcome == Outcome.CONNECTED
         call_type = "completed" if talked else "incomplete"
         payload = payloads.call_completed(
             transaction_id=allocation.ref,

@@ -1,40 +1,43 @@
-"""The callback payloads of the ExoBridge events, one builder each: the mock's domain sends
-what they build, and the fakes (`mock_server.fakes`) fill them with made-up values, so that the
-two cannot drift apart. Times are epoch seconds; each event formats them as the documents'
-example of it does."""
+"""The callback payloads, one builder each: the mock's domain sends what they build, and the
+fakes (`mock_server.fakes`) fill them with made-up values, so that the two cannot drift apart.
+Numbers are E.164 (each payload writes them as the documents' example of it does), times epoch
+seconds (likewise formatted by each event)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from ..clock import format_iso, format_iso_utc
+from ..clock import format_created, format_iso, format_iso_utc, format_local
+from .call_model import answer_number
 
 
-def deallocation(
-    *,
-    transaction_id: str,
-    greenpin_id: str,
-    usage: str,
-    a_numbers: Sequence[str],
-    b_numbers: Sequence[str],
-    a_vns: Sequence[str],
-    b_vns: Sequence[str],
-    a_pins: Sequence[str],
-    b_pins: Sequence[str],
-    state: str,
-) -> dict[str, Any]:
+class Deallocated(Protocol):
+    """What the deallocation callback tells of an allocation (`allocations.Allocation`)."""
+
+    ref: str
+    id: str
+    usage: str
+    state: str
+    a_numbers: tuple[str, ...]
+    b_numbers: tuple[str, ...]
+    a_vns: tuple[str, ...]
+    b_vns: tuple[str, ...]
+    a_pins: tuple[str, ...]
+    b_pins: tuple[str, ...]
+
+
+def deallocation(allocation: Deallocated) -> dict[str, Any]:
     return {
-        "transaction_id": transaction_id,
-        "greenpin_id": greenpin_id,
-        "usage": usage,
-        "aparty_numbers": list(a_numbers),
-        "bparty_numbers": list(b_numbers),
-        "aparty_vns": list(a_vns),
-        "bparty_vns": list(b_vns),
-        "aparty_pins": list(a_pins),
-        "bparty_pins": list(b_pins),
-        "state": state,
+        "transaction_id": allocation.ref,
+        "greenpin_id": allocation.id,
+        "usage": allocation.usage,
+        "aparty_numbers": list(allocation.a_numbers),
+        "bparty_numbers": list(allocation.b_numbers),
+        "aparty_vns": list(allocation.a_vns),
+        "bparty_vns": list(allocation.b_vns),
+        "aparty_pins": list(allocation.a_pins),
+        "bparty_pins": list(allocation.b_pins),
+        "state": allocation.state,
     }
 
 
@@ -98,4 +101,76 @@ def verification_failed(
         "start_time": format_iso(start),
         "caller": caller,
         "pin": pin,
+    }
+
+
+def call_details(
+    *,
+    sid: str,
+    account: str,
+    direction: str,
+    virtual_number: str,
+    state: str,
+    status: str | None,
+    created: float,
+    updated: float,
+    start: float,
+    end: float | None,
+    total_duration: int | None,
+    total_talk_time: int | None,
+    custom_field: str | None,
+    recording_url: str | None,
+    channels: str,
+) -> dict[str, Any]:
+    """`call_details` of the v3 call answers and of the click-to-call status callback."""
+    return {
+        "sid": sid,
+        "direction": direction,
+        "virtual_number": answer_number(virtual_number),
+        "state": state,
+        "status": status,
+        "legs": f"/v3/accounts/{account}/calls/{sid}/legs",
+        "created_time": format_iso(created),
+        "updated_time": format_iso(updated),
+        "start_time": format_iso(start),
+        "end_time": None if end is None else format_iso(end),
+        "total_duration": total_duration,
+        "total_talk_time": total_talk_time,
+        "custom_field": custom_field,
+        "app_id": None,
+        "app_name": None,
+        "digits": None,
+        "recordings": (
+            None if recording_url is None else [{"url": recording_url, "channels": channels}]
+        ),
+    }
+
+
+def click_to_call_status(event_type: str, details: dict[str, Any]) -> dict[str, Any]:
+    """`details`: what `call_details` builds."""
+    return {"event_details": {"event_type": event_type}, "call_details": details}
+
+
+def connect_applet_request(
+    *,
+    call_sid: str,
+    caller: str,
+    vn: str,
+    start: float,
+    current: float,
+    dial_call_duration: int,
+    dialled: str | None,
+) -> dict[str, str]:
+    """The query of the Connect applet's GET. `dialled`: the number of the attempt just made,
+    when the URL is asked again after it (`fetch_after_attempt`), None on the first request."""
+    return {
+        "CallSid": call_sid,
+        "From": answer_number(caller),
+        "To": answer_number(vn),
+        "Direction": "incoming",
+        "DialCallDuration": str(dial_call_duration),
+        "StartTime": format_local(start),
+        "CurrentTime": format_local(current),
+        "Created": format_created(start),
+        "DialWhomNumber": answer_number(dialled) if dialled else "",
     }

@@ -24,6 +24,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..domain import payloads
 from .calls import _gen_click_to_call_status
 from .connect import _gen_connect_applet_request, _gen_connect_applet_response
 from .exobridge import (
@@ -31,7 +32,6 @@ from .exobridge import (
     _NOT_ANSWERED,
     _Allocation,
     _call_completed,
-    _deallocation,
     _gen_call_completed,
     _gen_deallocation,
     _gen_verification_failed,
@@ -195,13 +195,13 @@ def call_sequence(
             "verification_succeeded",
             _verification_succeeded(allocation, call, allocation.a_pins[0]),
         )
-        allocation.a_numbers.append(call.caller)
+        allocation.a_numbers += (call.caller,)
     else:
         call = _joining_call(src, allocation, "canceled", verified=False)
         first = ("verification_failed", _verification_failed(call, _wrong_pin(src, allocation)))
     events = [
         first,
         ("call_completed", _call_completed(allocation, call)),
-        ("deallocation", _deallocation(allocation)),
+        ("deallocation", payloads.deallocation(allocation)),
     ]
     return [(event, _finish(event, payload, None)) for event, payload in events]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
-from ..numbers import national
-from .source import (
-    _RECORDINGS,
-    _iso,
-    _Source,
-)
+from ..domain import payloads
+from .source import _RECORDINGS, _Source
 
 _CLICK_TO_CALL_OUTCOMES = {
     "completed": 0.65,
@@ -21,63 +17,72 @@ _CLICK_TO_CALL_OUTCOMES = {
 }
 
 
+@dataclass(frozen=True)
+class _Course:
+    """How far the call has come; as made, an answered call, still active. Times epoch seconds."""
+
+    updated: float
+    state: str = "active"
+    status: str | None = None
+    end: float | None = None
+    total_duration: int | None = None
+    total_talk_time: int | None = None
+    recording_url: str | None = None
+    channels: str = "single"
+
+
 def _gen_click_to_call_status(src: _Source) -> dict[str, Any]:
     sid = src.call_sid()
     account = src.account_sid()
-    created = src.moment()
-    start = created + timedelta(seconds=src.rng.randint(0, 1))
+    created = src.moment().timestamp()
+    start = created + src.rng.randint(0, 1)
     # The first leg (the agent, `from`) rings and answers before the customer (`to`) is dialled.
     first_leg = src.rng.randint(3, 15)
     second_ring = src.rng.randint(3, 25)
-    answered_at = start + timedelta(seconds=first_leg + second_ring)
     event_type = "answered" if src.chance(0.3) else "terminal"
     if src.outcomes.get("call_details.status") in _CLICK_TO_CALL_OUTCOMES:
         event_type = "terminal"  # only a terminal event has a status
-    details: dict[str, Any] = {
-        "sid": sid,
-        "direction": "outbound",
-        "virtual_number": national(src.landline()),
-        "state": "active",
-        "status": None,
-        "legs": f"/v3/accounts/{account}/calls/{sid}/legs",
-        "created_time": _iso(created),
-        "updated_time": _iso(answered_at),
-        "start_time": _iso(start),
-        "end_time": None,
-        "total_duration": None,
-        "total_talk_time": None,
-        "custom_field": src.reference() if src.chance(0.5) else None,
-        "app_id": None,
-        "app_name": None,
-        "digits": None,
-        "recordings": None,
-    }
+    virtual_number = src.landline()
+    custom_field = src.reference() if src.chance(0.5) else None
+    course = _Course(updated=start + first_leg + second_ring)
     if event_type == "terminal":
-        status = src.weighted(_CLICK_TO_CALL_OUTCOMES, "call_details.status")
-        talk = 0
-        if status == "completed":
-            talk = min(int(src.rng.lognormvariate(4.5, 1.0)) + 1, 3600)
-            total = first_leg + second_ring + talk
-        elif status == "no-answer":
-            total = first_leg + src.rng.randint(25, 45)
-        elif status == "canceled":
-            total = src.rng.randint(0, first_leg)
-        else:  # busy, failed
-            total = first_leg + src.rng.randint(0, 5)
-        end = start + timedelta(seconds=total)
-        details.update(
-            state="terminal",
-            status=status,
-            end_time=_iso(end),
-            updated_time=_iso(end + timedelta(seconds=src.rng.randint(0, 2))),
-            total_duration=total,
-            total_talk_time=talk,
-        )
-        if status == "completed" and src.chance(0.85):
-            details["recordings"] = [
-                {
-                    "url": f"{_RECORDINGS}/{account}/{sid}.mp3",
-                    "channels": "dual" if src.chance(0.3) else "single",
-                }
-            ]
-    return {"event_details": {"event_type": event_type}, "call_details": details}
+        course = _ended(src, f"{_RECORDINGS}/{account}/{sid}.mp3", start, first_leg, second_ring)
+    details = payloads.call_details(
+        sid=sid,
+        account=account,
+        direction="outbound",
+        virtual_number=virtual_number,
+        state=course.state,
+        status=course.status,
+        created=created,
+        updated=course.updated,
+        start=start,
+        end=course.end,
+        total_duration=course.total_duration,
+        total_talk_time=course.total_talk_time,
+        custom_field=custom_field,
+        recording_url=course.recording_url,
+        channels=course.channels,
+    )
+    return payloads.click_to_call_status(event_type, details)
+
+
+def _ended(src: _Source, recording: str, start: float, first_leg: int, second_ring: int) -> _Course:
+    """The call's end: an outcome, and the durations and times that follow from it."""
+    status = src.weighted(_CLICK_TO_CALL_OUTCOMES, "call_details.status")
+    talk = 0
+    if status == "completed":
+        talk = min(int(src.rng.lognormvariate(4.5, 1.0)) + 1, 3600)
+        total = first_leg + second_ring + talk
+    elif status == "no-answer":
+        total = first_leg + src.rng.randint(25, 45)
+    elif status == "canceled":
+        total = src.rng.randint(0, first_leg)
+    else:  # busy, failed
+        total = first_leg + src.rng.randint(0, 5)
+    end = start + total
+    updated = end + src.rng.randint(0, 2)
+    if status == "completed" and src.chance(0.85):
+        channels = "dual" if src.chance(0.3) else "single"
+        return _Course(updated, "terminal", status, end, total, talk, recording, channels)
+    return _Course(updated, "terminal", status, end, total, talk)

@@ -4,40 +4,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
+from ..domain import payloads
 from ..numbers import national
-from .source import (
-    _created,
-    _local_time,
-    _Source,
-)
+from .source import _Source
 
 
 def _gen_connect_applet_request(src: _Source) -> dict[str, Any]:
-    start = src.moment()
+    start = src.moment().timestamp()
     ivr = src.rng.randint(1, 20)
-    payload = {
-        "CallSid": src.call_sid(),
-        "From": national(src.mobile()),
-        "To": national(src.landline()),
-        "Direction": "incoming",
-        "DialCallDuration": "0",
-        "StartTime": _local_time(start),
-        "CurrentTime": _local_time(start + timedelta(seconds=ivr)),
-        "Created": _created(start),
-        "DialWhomNumber": "",
-    }
+    call_sid, caller, vn = src.call_sid(), src.mobile(), src.landline()
+    current, dialled, dial_duration = start + ivr, None, 0
     if src.chance(0.3):
         # With fetch_after_attempt, the request after an unsuccessful attempt names it.
-        dialled = src.rng.randint(0, 45)
-        payload.update(
-            DialCallDuration=str(dialled),
-            DialWhomNumber=national(src.mobile()),
-            CurrentTime=_local_time(start + timedelta(seconds=ivr + dialled + 1)),
-        )
-    return payload
+        dial_duration = src.rng.randint(0, 45)
+        dialled = src.mobile()
+        current = start + ivr + dial_duration + 1
+    return payloads.connect_applet_request(
+        call_sid=call_sid, caller=caller, vn=vn, start=start, current=current,
+        dial_call_duration=dial_duration, dialled=dialled,
+    )
 
 
 def _gen_connect_applet_response(src: _Source) -> dict[str, Any]:

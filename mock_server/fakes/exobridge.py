@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain import payloads
+from ..domain.allocations import VAULT
 from .source import (
     _RECORDINGS,
     _Source,
@@ -15,15 +16,19 @@ from .source import (
 
 @dataclass
 class _Allocation:
-    transaction_id: str
-    greenpin_id: str
+    """Named as `domain.allocations.Allocation` is, so that `payloads.deallocation` takes both."""
+
+    ref: str  # transaction_id
+    id: str  # greenpin_id
     usage: str
-    a_numbers: list[str]
-    b_numbers: list[str]
-    a_vns: list[str]
-    b_vns: list[str]
-    a_pins: list[str]
-    b_pins: list[str]
+    a_numbers: tuple[str, ...]
+    b_numbers: tuple[str, ...]
+    a_vns: tuple[str, ...]
+    b_vns: tuple[str, ...]
+    a_pins: tuple[str, ...]
+    b_pins: tuple[str, ...]
+    # Only the deallocation callback tells the state: by then it is `vault`, as the mock says.
+    state: str = VAULT
 
     @classmethod
     def make(cls, src: _Source) -> _Allocation:
@@ -35,16 +40,16 @@ class _Allocation:
         b_vns = src.rng.sample(pool, src.rng.choice((1, 2)))
         pin_length = src.rng.choice((3, 4, 4, 4, 5, 6))
         # PINs are on for the a party (as the demo tenant has it), sometimes for b as well.
-        a_pins = [src.pin(pin_length)]
-        b_pins = [src.pin(pin_length)] if src.chance(0.3) else []
+        a_pins = (src.pin(pin_length),)
+        b_pins = (src.pin(pin_length),) if src.chance(0.3) else ()
         return cls(
-            transaction_id=src.reference(),
-            greenpin_id=src.uuid(),
+            ref=src.reference(),
+            id=src.uuid(),
             usage="twoway" if src.chance(0.8) else "oneway",
-            a_numbers=a_numbers,
-            b_numbers=b_numbers,
-            a_vns=a_vns,
-            b_vns=b_vns,
+            a_numbers=tuple(a_numbers),
+            b_numbers=tuple(b_numbers),
+            a_vns=tuple(a_vns),
+            b_vns=tuple(b_vns),
             a_pins=a_pins,
             b_pins=b_pins,
         )
@@ -121,8 +126,8 @@ class _Call:
 def _call_completed(allocation: _Allocation, call: _Call) -> dict[str, Any]:
     recording = f"{_RECORDINGS}/exobridge/{call.call_sid}.mp3" if call.recorded else None
     return payloads.call_completed(
-        transaction_id=allocation.transaction_id,
-        greenpin_id=allocation.greenpin_id,
+        transaction_id=allocation.ref,
+        greenpin_id=allocation.id,
         call_sid=call.call_sid,
         vn=call.vn,
         caller=call.caller,
@@ -137,25 +142,9 @@ def _call_completed(allocation: _Allocation, call: _Call) -> dict[str, Any]:
     )
 
 
-def _deallocation(allocation: _Allocation) -> dict[str, Any]:
-    # Sent once the allocation is deallocated; the mock says vault too.
-    return payloads.deallocation(
-        transaction_id=allocation.transaction_id,
-        greenpin_id=allocation.greenpin_id,
-        usage=allocation.usage,
-        a_numbers=allocation.a_numbers,
-        b_numbers=allocation.b_numbers,
-        a_vns=allocation.a_vns,
-        b_vns=allocation.b_vns,
-        a_pins=allocation.a_pins,
-        b_pins=allocation.b_pins,
-        state="vault",
-    )
-
-
 def _verification_succeeded(allocation: _Allocation, call: _Call, pin: str) -> dict[str, Any]:
     return payloads.verification_succeeded(
-        transaction_id=allocation.transaction_id, greenpin_id=allocation.greenpin_id,
+        transaction_id=allocation.ref, greenpin_id=allocation.id,
         call_sid=call.call_sid, vn=call.vn, caller=call.caller, pin=pin,
     )
 
@@ -215,7 +204,7 @@ def _gen_call_completed(src: _Source) -> dict[str, Any]:
 
 
 def _gen_deallocation(src: _Source) -> dict[str, Any]:
-    return _deallocation(_Allocation.make(src))
+    return payloads.deallocation(_Allocation.make(src))
 
 
 def _gen_verification_succeeded(src: _Source) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import random
 import re
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -15,7 +15,7 @@ import phonenumbers
 from faker import Faker
 from jsonschema import Draft202012Validator
 
-from ..clock import IST, format_created
+from ..clock import IST
 from ..ids import call_sid
 from ..spec import OPENAPI_DIR
 
@@ -170,16 +170,3 @@ class _Source:
     def account_sid(self) -> str:
         word = re.sub(r"[^a-z]", "", self.faker.last_name().lower()) or "exotel"
         return f"{word}{self.rng.randrange(1, 100)}"
-
-
-def _iso(moment: datetime, tz: timezone = IST) -> str:
-    return moment.astimezone(tz).isoformat(timespec="seconds")
-
-
-def _local_time(moment: datetime) -> str:
-    return moment.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _created(moment: datetime) -> str:
-    """`Thu, 10 Nov 2022 12:18:36`, in IST."""
-    return format_created(moment.timestamp())
