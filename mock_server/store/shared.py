@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -214,7 +215,7 @@ class RedisState(State):
     def exclusive(self) -> Iterator[None]:
         token = uuid.uuid4().hex
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.0002
+        pause = 0.0001
         while True:
             with _reachable("locking"):
                 got, *read = self._acquire(
@@ -225,8 +226,10 @@ class RedisState(State):
                 break
             if time.monotonic() > deadline:
                 raise StoreUnavailable("the shared state stayed locked by another process")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.005)
+            # Units hold the lock for well under a millisecond: short, jittered waits (this
+            # process serves nothing meanwhile either way).
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.001)
         self._token = token
         try:
             entries, snapshot_at, seq, length = read
