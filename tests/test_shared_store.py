@@ -195,6 +195,7 @@ def test_a_killed_process_loses_nothing_acknowledged(
                                   "--config", _config(tmp_path, url))
         try:
             acknowledged: dict[str, str] = {}  # id -> "active" or "deallocated"
+            deleted_through_doomed: set[str] = set()
             stop = threading.Event()
 
             def load(k: int) -> None:
@@ -213,6 +214,8 @@ def test_a_killed_process_loses_nothing_acknowledged(
                             client.get(f"/v1/tenants/demo/greenpin/{gid}")
                             if client.delete(f"/v1/tenants/demo/greenpin/{gid}").status_code == 200:
                                 acknowledged[gid] = "deallocated"
+                                if k % 2 == 0:
+                                    deleted_through_doomed.add(gid)
                         except httpx.TransportError:
                             time.sleep(0.05)  # the killed process; go on
 
@@ -238,10 +241,13 @@ def test_a_killed_process_loses_nothing_acknowledged(
                     if state == "deallocated":
                         assert found.json()["data"]["state"] != "active"
             deleted = {gid for gid, state in acknowledged.items() if state == "deallocated"}
-            # Within a lease (1 s), a look for orphans (a third of it) and a retry (0.3 s),
-            # every callback of an acknowledged deletion has arrived.
             wait_until(lambda: deleted <= set(receiver.received), timeout=10)
-            assert max(receiver.arrived[gid] for gid in deleted) - killed_at < 3.0
+            # The killed process's callbacks: claimed after its lease (1 s) at the survivor's
+            # next look (every third of a lease), then sent; slack for a loaded machine.
+            assert deleted_through_doomed
+            taken_over = max(receiver.arrived[g] for g in deleted_through_doomed) - killed_at
+            print(f"the killed process's callbacks all delivered {taken_over:.2f} s after it died")
+            assert taken_over < 4.0
         finally:
             doomed.stop()
             survivor.stop()
