@@ -27,13 +27,14 @@ import yaml
 from mock_server.testing import MockServer
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "exobridge.yaml"
-# The README's CI command: the documented examples, then the stateful phase along the links (the
-# other phases take most of a default run's time and add no operation with a 2xx answer).
+# The README's CI command: the documented examples, then the stateful phase along the links,
+# repeated with new seeds for 15 s (the coverage and fuzzing phases take most of a default run's
+# time and add no operation with a 2xx answer; a longer stateful phase follows more links).
 PHASES = "examples,stateful"
+MAX_TIME = "15"
 SEED = "1"
-# Links covered in the runs measured: 12 to 16 of 29; the floor leaves room for chance (each
-# scenario's rule choices use true randomness, so a seed does not fix them).
-MIN_LINKS_COVERED = 10
+# Links covered in the runs measured: 22 of 34 each time (the issue asks for at least 20).
+MIN_LINKS_COVERED = 20
 # The checks whose failures the README lists; every other check must pass.
 LISTED_CHECKS = {"positive_data_acceptance", "negative_data_rejection"}
 # Stateful checks that read the documented behaviour as an error, with the answer they judge.
@@ -48,10 +49,12 @@ LISTED_REFUSALS = (
     "is not a valid phone number",  # code 16 / 10725: the pattern is the shape, not validity
     "is not a phone number",
     "is the same number as",  # click-to-call and connect: From equal to To
-    "was deallocated already",  # code 22 (410): a second deletion
+    "This green_pin is already deleted",  # code 22 (410): a second deletion, or an update of
+    # an allocation deleted or expired (the links' allocations last 2 s)
     "is after to_date",  # code 23: a reversed date range
     "is not a call flow",  # code 50 (422): a flow the tenant does not have
     "give After or Before, not both",  # v1 paging: one cursor at a time
+    ": no call '",  # v1 paging: a cursor that names no call of the account
     "transaction_id cannot change",  # an update names the allocation's own transaction_id
     "mandatory parameters not present",  # code 3: a party without numbers or vns
 )
@@ -73,7 +76,7 @@ def run_plain_cli(base_url: str, workdir: Path) -> list[dict[str, Any]]:
     # Run from an empty folder: no schemathesis.toml can be found, as for a newcomer.
     subprocess.run(
         [st, "run", str(SPEC), "--url", base_url, "-a", "demo_key:demo_token",
-         "--phases", PHASES, "--seed", SEED, "--no-color",
+         "--phases", PHASES, "--max-time", MAX_TIME, "--seed", SEED, "--no-color",
          "--report", "ndjson", "--report-ndjson-path", str(report)],
         cwd=workdir, capture_output=True, text=True, timeout=120, check=False,
     )
@@ -131,4 +134,5 @@ def test_a_plain_st_run_reports_only_the_listed_refusals(tmp_path: Path) -> None
     got_2xx = {label for label, found in answered.items() if any(200 <= s < 300 for s in found)}
     assert operations() - got_2xx == set()
     assert all(s < 500 for statuses in answered.values() for s in statuses)
-    assert len(links_covered(scenarios)) >= MIN_LINKS_COVERED
+    covered = links_covered(scenarios)
+    assert len(covered) >= MIN_LINKS_COVERED, sorted(covered)

@@ -324,10 +324,8 @@ def test_create_call_links_to_the_call_and_its_legs():
         assert link["operationId"] in operations()
         if link["operationId"] in {"getCall", "getCallLegs", "getCallV1"}:
             assert link["parameters"]["call_sid"] == "$response.body#/response/call_details/sid"
-        else:  # the links that mask or redial the call's parties carry its SID in their body
-            assert "$response.body#/response/call_details/sid" in str(link["requestBody"]) or (
-                link["operationId"] == "connectCallV1"
-            )
+        else:  # the links to the call's parties' allocations, calls and lists carry its account
+            assert "$request.path.account_sid" in link["parameters"].values()
     example = load_example("click_to_call.response.json")
     assert pointer_get(example, "/response/call_details/sid")
 
