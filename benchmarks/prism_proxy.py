@@ -60,7 +60,7 @@ def read_prism_log(text: str) -> list[Exchange]:
 
 def judge(exchanges: list[Exchange], steps: list[dict[str, Any]]) -> dict[str, Any]:
     """Match the steps to Prism's exchanges in order; the exchanges no step sent (the suite's
-    preflight) must be clean too."""
+    preflight, its clean-up deletions) must be clean too."""
     expected, unexpected, missed, others = [], [], [], []
     position = 0
     for step in steps:
