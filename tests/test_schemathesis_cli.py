@@ -33,7 +33,7 @@ SPEC = Path(__file__).resolve().parent.parent / "openapi" / "exobridge.yaml"
 PHASES = "examples,stateful"
 MAX_TIME = "15"
 SEED = "1"
-# Links covered in the runs measured: 22 of 34 each time (the issue asks for at least 20).
+# Links covered in the runs measured: 21 to 24 of 34 (the issue asks for at least 20).
 MIN_LINKS_COVERED = 20
 # The checks whose failures the README lists; every other check must pass.
 LISTED_CHECKS = {"positive_data_acceptance", "negative_data_rejection"}
