@@ -90,6 +90,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "public URL at which the callback sink is reachable by a remote server",
     )
     add(
+        "--control-url",
+        "EXOBRIDGE_CONTROL_URL",
+        "the mock's own URL for its control plane (/_mock/), when --base-url is a proxy before it",
+    )
+    add(
+        "--step-log",
+        "EXOBRIDGE_STEP_LOG",
+        "append each scenario request (method, path, breaks_spec) to this file, as JSON lines",
+    )
+    add(
         "--control-token",
         "EXOBRIDGE_CONTROL_TOKEN",
         "the mock's control token (exomock serve --control-token), for /_mock/",
@@ -190,7 +200,8 @@ def target(pytestconfig: pytest.Config, plain_session: requests.Session) -> Iter
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
         preflight(plain_session, base_url, tenant, auth)
-        has_control_plane = probe_control_plane(plain_session, base_url, headers)
+        control_url = (option("--control-url") or base_url).rstrip("/")
+        has_control_plane = probe_control_plane(plain_session, control_url, headers)
     except (ControlTokenNeeded, TargetUnusable, ServerUnavailable) as exc:
         if process is not None:
             process.terminate()
@@ -205,9 +216,10 @@ def target(pytestconfig: pytest.Config, plain_session: requests.Session) -> Iter
         has_control_plane=has_control_plane,
         process=process,
         control_headers=headers,
+        control_base_url=control_url,
     )
     if found.has_control_plane and process is not None:
-        plain_session.post(found.url("/_mock/reset"), json={}, headers=headers)
+        plain_session.post(found.control_url("/_mock/reset"), json={}, headers=headers)
     yield found
     found.stop()
 
@@ -259,7 +271,7 @@ class Api:
 
     def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A call to the mock's control plane (its token when given; no budget)."""
-        return self.plain_session.request(method, self.target.url(path),
+        return self.plain_session.request(method, self.target.control_url(path),
                                           headers=self.target.control_headers, **kwargs)
 
 

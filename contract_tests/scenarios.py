@@ -8,7 +8,9 @@ schema the answer must match; `save` keeps values from the answer for later step
 Strings may use `{name}` placeholders: `greenpin`, `greenvn` (collection paths), `tenant`,
 `prefix` (unique to the run), `vn1`..`vn3`, `n1`..`n30` (party numbers unique to the run),
 `seq`/`seqnumber` inside a repeated step, lists made by `generate`, and whatever earlier steps
-saved.
+saved. `breaks_spec` marks a request that breaks `exobridge.yaml` on purpose (a missing member,
+a value out of its schema, no credentials), to see the documented refusal: a validating proxy
+(Prism) must flag exactly these (`benchmarks/prism_proxy.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Step:
     # Sends the request this many times; `{seq}` and `{seqnumber}` differ each time.
     repeat: int = 1
     auth: str = "tenant"  # tenant, none, wrong
+    breaks_spec: bool = False
     # Lists built before the request: `{name: {count: N, item: {...}}}` makes `{name}` a list.
     generate: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -36,9 +36,14 @@ class Target:
     process: subprocess.Popen[bytes] | None = None
     # `Authorization` for the control plane, when the mock was started with a control token.
     control_headers: dict[str, str] = field(default_factory=dict)
+    # Where `/_mock/` is reached: the base URL unless a proxy (Prism) stands before the mock.
+    control_base_url: str = ""
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def control_url(self, path: str) -> str:
+        return (self.control_base_url or self.base_url).rstrip("/") + path
 
     @property
     def greenpin(self) -> str:

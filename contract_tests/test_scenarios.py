@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import Api
 from .contract import Contract
-from .scenarios import Scenario, load_scenarios, mismatches, pick, run_variables, substitute
+from .scenarios import Scenario, Step, load_scenarios, mismatches, pick, run_variables, substitute
 from .target import Target
 
 SCENARIOS = load_scenarios()
@@ -34,9 +34,18 @@ def _problem_report(step_name: str, method: str, path: str, body: Any, response:
     )
 
 
+def _log_step(log: str | None, scenario: Scenario, step: Step, method: str, path: str) -> None:
+    if log:
+        line = {"scenario": scenario.path.stem, "step": step.name, "method": method,
+                "path": path, "breaks_spec": step.breaks_spec}
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.path.stem for s in SCENARIOS])
 def test_scenario(scenario: Scenario, api: Api, target: Target, contract: Contract,
-                  variables: dict[str, Any], destructive: bool) -> None:
+                  variables: dict[str, Any], destructive: bool,
+                  pytestconfig: pytest.Config) -> None:
     if scenario.needs_control_plane and not target.has_control_plane:
         pytest.skip("needs the mock's control plane (/_mock/)")
     if scenario.creates and not destructive:
@@ -68,6 +77,7 @@ def test_scenario(scenario: Scenario, api: Api, target: Target, contract: Contra
                     kwargs["headers"] = request.get("headers", {})
                 if step.auth != "tenant":
                     kwargs["auth"] = auth
+                _log_step(pytestconfig.getoption("--step-log"), scenario, step, method, path)
                 response = api.request(method, path, **kwargs)
             problems = _check(step.expect, step.operation, response, contract, saved)
             assert not problems, _problem_report(step.name, method, target.url(path), body,

@@ -322,7 +322,10 @@ def test_create_call_links_to_the_call_and_its_legs():
     assert {"getCall", "getCallLegs"} <= targets
     for link in links.values():
         assert link["operationId"] in operations()
-        assert link["parameters"]["call_sid"] == "$response.body#/response/call_details/sid"
+        if link["operationId"] in {"getCall", "getCallLegs", "getCallV1"}:
+            assert link["parameters"]["call_sid"] == "$response.body#/response/call_details/sid"
+        else:  # the links to the call's parties' allocations, calls and lists carry its account
+            assert "$request.path.account_sid" in link["parameters"].values()
     example = load_example("click_to_call.response.json")
     assert pointer_get(example, "/response/call_details/sid")
 
