@@ -45,7 +45,9 @@ class Operation:
 class Contract:
     def __init__(self, path: Path = SPEC_PATH) -> None:
         self.path = path
-        self.document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.document: dict[str, Any] = yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
 
     @cached_property
     def registry(self) -> Registry:
