@@ -426,20 +426,28 @@ def test_the_log_is_folded_and_a_late_process_starts_from_the_snapshot(redis_url
 
 
 def test_a_redis_that_lost_its_data_is_followed_not_fought(redis_url: str):
-    """Redis restarted without persistence: the processes start over from what it holds (now
-    nothing) instead of refusing every write."""
+    """Redis restarted without persistence: the processes start over from what it holds instead
+    of refusing every write, even a process that was idle while the others committed more units
+    than it had applied (it must not take their units for its own)."""
     import redis as redis_py
 
     first, second = _pair(redis_url)
     try:
-        assert first.post("/v1/tenants/demo/greenpin", json=_pin_body(1)).status_code == 200
+        for i in range(5):
+            assert second.post("/v1/tenants/demo/greenpin", json=_pin_body(i)).status_code == 200
         state = first.app.state.backend.state
         client = redis_py.Redis.from_url(redis_url)
         client.delete(*client.keys(state._keys["log"].removesuffix("log") + "*"))
-        for c in (first, second):
-            assert c.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"] == []
+        assert first.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"] == []
+        # The second process sleeps while the first commits past its count.
+        for i in range(100, 108):
+            assert first.post("/v1/tenants/demo/greenpin", json=_pin_body(i)).status_code == 200
+        views = [c.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]
+                 for c in (first, second)]
+        assert views[0] == views[1]
+        assert {a["ref"] for a in views[0]} == {f"order-{i}" for i in range(100, 108)}
         assert second.post("/v1/tenants/demo/greenpin", json=_pin_body(1)).status_code == 200
-        assert len(first.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]) == 1
+        assert len(first.get("/_mock/state?tenant_id=demo").json()["tenants"]["demo"]) == 9
     finally:
         first.__exit__(None, None, None)
         second.__exit__(None, None, None)

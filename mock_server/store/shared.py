@@ -186,28 +186,58 @@ class RedisState(State):
         seq: int,
     ) -> None:
         """Applies the log's entries after this process's position, in order; first the
-        snapshot, when the log was folded into one past this position."""
-        if seq < self._applied:
+        snapshot, when the log was folded into one past this position. A log that does not
+        follow on from what this process applied (Redis lost data) is taken up from the start."""
+        entries = self._after_snapshot(entries, snapshot_at)
+        if seq < self._applied or not self._follows_on(entries):
             entries, snapshot_at = self._start_over(seq)
-        if snapshot_at is not None:
-            position = snapshot_at.split()[0].decode()
-            if _stream_id(position) > _stream_id(self._position):
-                self._reload()
-                entries = [e for e in entries if _stream_id(e[0].decode()) > _stream_id(
-                    self._position)]
+            entries = self._after_snapshot(entries, snapshot_at)
         for entry_id, fields in entries:
             self._position = entry_id.decode()
             if fields[b"k"] == b"c":
-                seq = int(fields[b"s"])
-                if seq <= self._applied:
+                unit = int(fields[b"s"])
+                if unit <= self._applied:
                     continue  # this process's own unit, applied when it committed it
                 changes = decode_changeset(fields[b"d"])
-                self._applied = seq
+                self._applied = unit
                 self._apply(changes, self._log.evictions(changes.deliveries))
                 if self._listener is not None:
                     self._listener(changes)
             elif fields[b"o"].decode() != self.process:
                 self._log.replace(decode_delivery(fields[b"d"].decode()))
+
+    def _after_snapshot(
+        self, entries: list[tuple[bytes, dict[bytes, bytes]]], snapshot_at: bytes | None
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Loads the snapshot when the log was folded past this process's position; the
+        entries that come after where it now stands."""
+        if snapshot_at is None:
+            return entries
+        position = snapshot_at.split()[0].decode()
+        if _stream_id(position) <= _stream_id(self._position):
+            return entries
+        self._reload()
+        here = _stream_id(self._position)
+        return [e for e in entries if _stream_id(e[0].decode()) > here]
+
+    def _follows_on(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
+        """Whether the units in `entries` continue what this process applied: each one either
+        its own (already applied), or the next in turn, or a reset of everything (which needs
+        nothing before it). A unit numbered as one already applied but made by another process,
+        or a gap, means Redis' log is no longer the one this process followed."""
+        expected = self._applied
+        for _, fields in entries:
+            if fields[b"k"] != b"c":
+                continue
+            unit = int(fields[b"s"])
+            if unit <= expected:
+                if fields[b"o"].decode() != self.process:
+                    return False
+            elif unit == expected + 1 or fields.get(b"r") == b"1":
+                expected = unit
+            else:
+                return False
+        return True
 
     # -- units of work --------------------------------------------------------------------------
 
@@ -305,12 +335,14 @@ class RedisState(State):
     def _start_over(
         self, seq: int
     ) -> tuple[list[tuple[bytes, dict[bytes, bytes]]], bytes | None]:
-        """Redis has fewer units than this process applied: it lost them (restarted without
-        persistence, or with the last second of its append-only file lost). Redis is the
-        truth: this process forgets its state and takes up Redis' from the start."""
+        """Redis' log no longer follows on from what this process applied: it lost units
+        (restarted without persistence, or with the last second of its append-only file lost),
+        whether or not others have committed more since. Redis is the truth: this process
+        forgets its state and takes up Redis' from the start."""
         logger.warning(
-            "the shared store has %d units where this process applied %d: it lost data "
-            "(restarted?); starting over from what it holds", seq, self._applied
+            "the shared store's log (%d units) does not follow on from the %d this process "
+            "applied: it lost data (restarted?); starting over from what it holds",
+            seq, self._applied,
         )
         lost = Changeset(now=0.0, resets=[None], runtime=RuntimeState())
         self._apply(lost, [])

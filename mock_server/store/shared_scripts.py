@@ -41,7 +41,8 @@ local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 if seq ~= tonumber(ARGV[2]) then return {0, 'another process committed out of turn'} end
 seq = seq + 1
 redis.call('SET', KEYS[2], seq)
-local id = redis.call('XADD', KEYS[3], '*', 'k', 'c', 's', seq, 'o', ARGV[3], 'd', ARGV[4])
+local id = redis.call('XADD', KEYS[3], '*', 'k', 'c', 's', seq, 'o', ARGV[3], 'r', ARGV[5],
+                       'd', ARGV[4])
 if ARGV[5] == '1' then
   redis.call('XTRIM', KEYS[3], 'MINID', id)
   redis.call('DEL', KEYS[4], KEYS[5], KEYS[6])
