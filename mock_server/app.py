@@ -299,8 +299,7 @@ async def _keep_lease(state: RedisState, dispatcher: CallbackDispatcher) -> None
     those of processes that stopped renewing theirs."""
     while True:
         try:
-            state.renew_lease()
-            orphans = state.take_orphans()
+            orphans = state.take_orphans()  # renews this process's lease too
             if orphans:
                 logger.warning("sending %d callbacks of a process that stopped", len(orphans))
                 dispatcher.dispatch(orphans)

@@ -451,3 +451,39 @@ def test_a_redis_that_lost_its_data_is_followed_not_fought(redis_url: str):
     finally:
         first.__exit__(None, None, None)
         second.__exit__(None, None, None)
+
+
+def test_a_taken_over_callback_is_not_sent_by_its_old_owner_and_both_attempts_show(
+    redis_url: str, httpserver: Any
+):
+    """A process that comes back from a stall finds its callbacks taken over: it does not send
+    them again; the log of every process shows the attempts of both."""
+    from mock_server.domain.deliveries import Attempt
+
+    first, second = _pair(redis_url)
+    try:
+        httpserver.expect_request("/gone").respond_with_data("no", status=503)
+        first.put("/_mock/tenants/demo/callback-urls",
+                  json={"deallocation": httpserver.url_for("/gone")})
+        made = first.post("/v1/tenants/demo/greenpin", json=_pin_body(1)).json()["data"]
+        assert first.delete(f"/v1/tenants/demo/greenpin/{made['greenpin_id']}").status_code == 200
+        old, new = first.app.state.backend.state, second.app.state.backend.state
+        delivery = wait_until(lambda: next(iter(old.log.find(event="deallocation")), None))
+        assert old.log.owns(delivery)
+        # The first process stalls: its lease runs out, and the second looks twice.
+        old._client.delete(old._alive_prefix + old.process)
+        assert new.take_orphans() == []  # one look: only a suspect
+        taken = new.take_orphans()
+        assert [d.id for d in taken] == [delivery.id]
+        assert not old.log.owns(delivery)
+        # Each records an attempt of its own: both show everywhere.
+        taken[0].attempts.append(Attempt(number=9, at="2099-01-01T00:00:00Z", status_code=200))
+        taken[0].outcome = "delivered"
+        new.log.update(taken[0])
+        first.get("/_mock/clock")  # catches up
+        mine = old.log.get(delivery.id)
+        assert mine.outcome == "delivered"
+        assert {a.number for a in mine.attempts} >= {1, 9}
+    finally:
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)

@@ -106,6 +106,10 @@ class DeliveryLog:
         if evicted and self.on_evict is not None:
             self.on_evict(evicted)
 
+    def owns(self, delivery: Delivery) -> bool:
+        """Whether this process is the one to send the delivery (always, alone)."""
+        return True
+
     def replace(self, delivery: Delivery) -> None:
         """Takes another process's record of a logged delivery (its attempts, its outcome)."""
         if delivery.id not in self._entries:

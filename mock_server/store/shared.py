@@ -25,11 +25,11 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..domain.changes import Changeset, Faults, RuntimeState, StoreUnavailable
-from ..domain.deliveries import PENDING, Delivery
+from ..domain.deliveries import DELIVERED, PENDING, Delivery
 from .calls import MemoryCallStore
 from .deliveries import DeliveryLog
 from .memory import MemoryStore
@@ -111,10 +111,32 @@ def _stream_id(position: str) -> tuple[int, int]:
 
 class SharedDeliveryLog(DeliveryLog):
     """The callback log of one process of a shared mock: deliveries pending at start are not
-    resumed here (their owners send them, or another process claims them when an owner dies)."""
+    resumed here (their owners send them, or another process claims them when an owner dies),
+    and another process's record of a delivery adds its attempts to the ones known here."""
+
+    def __init__(self, limit: int, owns: Callable[[Delivery], bool]) -> None:
+        super().__init__(limit)
+        self._owns = owns
 
     def undelivered(self) -> list[Delivery]:
         return []
+
+    def owns(self, delivery: Delivery) -> bool:
+        return self._owns(delivery)
+
+    def replace(self, delivery: Delivery) -> None:
+        known = self.get(delivery.id)
+        if known is None:
+            return
+        # In place: the dispatcher of this process may hold the same object.
+        seen = {(a.at, a.number, a.status_code, a.error) for a in known.attempts}
+        merged = known.attempts + [
+            a for a in delivery.attempts if (a.at, a.number, a.status_code, a.error) not in seen
+        ]
+        known.attempts = sorted(merged, key=lambda a: a.at)
+        if known.outcome != DELIVERED:
+            known.outcome = delivery.outcome
+        super().replace(known)
 
 
 class RedisState(State):
@@ -138,7 +160,7 @@ class RedisState(State):
         except redis.RedisError as exc:
             self._client.close()
             raise StoreUnavailable(f"cannot use the store at {url}: {exc}") from None
-        super().__init__(log=SharedDeliveryLog(retention))
+        super().__init__(log=SharedDeliveryLog(retention, self._still_owns))
         self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keys = {
             name: prefix + name
@@ -161,6 +183,8 @@ class RedisState(State):
         self._applied = 0
         self._token: str | None = None
         self.compact_after = COMPACT_AFTER
+        # Owners found without a lease at the last look for orphans.
+        self._suspects: list[str] = []
         # Seeded ids differ from process to process (`IdSource` streams).
         self.starts = int(self._client.incr(self._keys["starts"])) - 1
         self.renew_lease()
@@ -399,6 +423,15 @@ class RedisState(State):
         except Exception:  # the attempt happened; only the other processes' record misses it
             logger.exception("recording an attempt of delivery %s in the shared store", delivery.id)
 
+    def _still_owns(self, delivery: Delivery) -> bool:
+        """Whether this process still owns a delivery it is about to attempt (another may have
+        claimed it while this one was stalled); on a store it cannot reach, it goes on."""
+        try:
+            owner: Any = self._client.hget(self._keys["owners"], delivery.id)
+        except Exception:
+            return True
+        return owner is None or owner.decode() == self.process
+
     def renew_lease(self) -> None:
         """Keeps the callbacks this process owns its own for another lease."""
         self._client.set(
@@ -406,10 +439,14 @@ class RedisState(State):
         )
 
     def take_orphans(self) -> list[Delivery]:
-        """The pending callbacks of processes whose lease ran out, now this one's to send."""
-        claimed = self._take_orphans(
-            keys=[self._keys["owners"]], args=[self.process, self._alive_prefix]
+        """Renews this process's lease; the pending callbacks of processes whose lease ran out
+        (at this look and the one before), now this one's to send."""
+        claimed, dead = self._take_orphans(
+            keys=[self._keys["owners"]],
+            args=[self.process, self._alive_prefix, int(self.lease_seconds * 1000),
+                  *self._suspects],
         )
+        self._suspects = [owner.decode() for owner in dead]
         if not claimed:
             return []
         self.refresh()

@@ -67,9 +67,17 @@ if ARGV[4] == '1' then redis.call('HDEL', KEYS[2], ARGV[2]) end
 return 1
 """
 
-# KEYS: owners. ARGV: process, the prefix of the lease keys.
+# KEYS: owners. ARGV: process, the prefix of the lease keys, the lease in ms, then the owners
+# found without a lease at the last look. Renews this process's lease first; claims the
+# callbacks of owners without a lease now and at the last look (one look alone may follow a
+# pause of Redis itself, after which every lease has run out at once); returns them, and the
+# owners without a lease now.
 TAKE_ORPHANS = """
+redis.call('SET', ARGV[2] .. ARGV[1], 1, 'PX', ARGV[3])
+local suspects = {}
+for i = 4, #ARGV do suspects[ARGV[i]] = true end
 local claimed = {}
+local dead = {}
 local alive = {}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
@@ -79,14 +87,15 @@ for i = 1, #all, 2 do
     if live == nil then
       live = redis.call('EXISTS', ARGV[2] .. owner) == 1
       alive[owner] = live
+      if not live then table.insert(dead, owner) end
     end
-    if not live then
+    if not live and suspects[owner] then
       redis.call('HSET', KEYS[1], all[i], ARGV[1])
       table.insert(claimed, all[i])
     end
   end
 end
-return claimed
+return {claimed, dead}
 """
 
 # KEYS: faults.
