@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .settings import ConfigError, Settings
 
@@ -21,9 +23,12 @@ if TYPE_CHECKING:
 MIN_CONTROL_TOKEN = 16
 MAX_WORKERS = 64
 STORE_SCHEMES = ("redis", "rediss", "unix")
-# A worker that ends this soon after it started, this many times in a row, is not restarted.
+# A worker that ends this soon after it started is started again after a wait that doubles
+# each time (a store that is down), up to RESTART_WAIT_MAX; workers still serving go on.
 QUICK_END_SECONDS = 5.0
-QUICK_ENDS = 3
+RESTART_WAIT_MAX = 30.0
+# After SIGTERM, how long workers have to finish before they are killed.
+STOP_GRACE_SECONDS = 10.0
 
 
 def add_arguments(serve: argparse.ArgumentParser) -> None:
@@ -85,18 +90,46 @@ def control_token_problem(host: str, token: str | None) -> str | None:
 
 
 def shown_url(url: str) -> str:
-    """A store URL fit to print: its password hidden, its length bounded."""
+    """A store URL fit to print: its password hidden (in the address or the query), its length
+    bounded."""
     try:
         parts = urlsplit(url)
         if parts.password is not None:
-            host = parts.hostname or ""
-            netloc = f"{parts.username or ''}:***@{host}" + (
-                f":{parts.port}" if parts.port else ""
-            )
-            url = urlunsplit(parts._replace(netloc=netloc))
+            netloc = f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"
+            parts = parts._replace(netloc=netloc)
+        if parts.query:
+            query = [(k, "***" if "pass" in k.lower() else v)
+                     for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+            parts = parts._replace(query=urlencode(query, safe="*"))
+        url = urlunsplit(parts)
     except ValueError:
         url = "(not a URL)"
     return url if len(url) <= 80 else url[:77] + "..."
+
+
+def _store_url_problem(store: str) -> str | None:
+    """What is wrong with a store URL, said without its password (None when nothing)."""
+    try:
+        import redis.connection
+    except ImportError:
+        return "--store needs the Redis client: pip install 'exobridge-mock[redis]'"
+    shown = shown_url(store)
+    try:
+        parts = urlsplit(store)
+        if parts.scheme not in STORE_SCHEMES:
+            return f"--store {shown}: expected a redis://HOST:PORT/DB URL"
+        if parts.scheme != "unix" and parts.path.strip("/") and not parts.path.strip(
+                "/").isdigit():
+            return f"--store {shown}: the database is a number (redis://HOST:PORT/0)"
+        _ = parts.port  # a port out of range raises here
+        redis.connection.parse_url(store)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError) as exc:
+        reason = str(exc)
+        for secret in re.findall(r":([^:@/]+)@|pass\w*=([^&]+)", store):
+            for part in filter(None, secret):
+                reason = reason.replace(part, "***")
+        return f"--store {shown}: {reason[:100]}"
+    return None
 
 
 def _store_problem(args: argparse.Namespace, store: str | None) -> str | None:
@@ -109,8 +142,10 @@ def _store_problem(args: argparse.Namespace, store: str | None) -> str | None:
         )
     if store and args.state_file:
         return "--store and --state-file exclude each other: the state is kept in one place"
-    if store and urlsplit(store).scheme not in STORE_SCHEMES:
-        return f"--store {shown_url(store)}: expected a redis://HOST:PORT/DB URL"
+    if store:
+        problem = _store_url_problem(store)
+        if problem is not None:
+            return problem
     if not 0.5 <= args.lease <= 3600:
         return "--lease must be from 0.5 to 3600 seconds"
     return None
@@ -131,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         return _refuse(str(exc))
     if args.listen_fd is not None:
         listener = socket.socket(fileno=args.listen_fd)
+        exit_with_parent()
     else:
         # Listening before anything else is opened: a port in use is said before any success.
         from .serving import listen
@@ -175,8 +211,8 @@ def _open_state(
             return RedisState(
                 store, retention=settings.callbacks.retention, lease_seconds=args.lease
             ), None
-        except StoreUnavailable:
-            return None, f"cannot use the store at {shown_url(store)}: is Redis running there?"
+        except StoreUnavailable as exc:
+            return None, f"cannot use the store at {shown_url(store)}: {exc}"
     if args.state_file:
         from .store.lock import StateFileError
         from .store.state import State
@@ -233,8 +269,9 @@ def _worker_command(args: argparse.Namespace, fd: int) -> list[str]:
 def _supervise(
     args: argparse.Namespace, listener: socket.socket, token: str | None, store: str | None
 ) -> int:
-    """Starts the workers on the one socket, starts another when one ends unasked (killed,
-    crashed), and stops them all on SIGTERM or SIGINT."""
+    """Starts the workers on the one socket; starts another when one ends unasked (killed,
+    crashed), waiting longer each time one ends soon after its start (a store that is down);
+    stops them all on SIGTERM or SIGINT, killing those that have not ended after a grace."""
     fd = listener.fileno()
     env = dict(os.environ)
     # Passed in the environment, not on command lines that every user of the host can read.
@@ -247,42 +284,81 @@ def _supervise(
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, pass_fds=(fd,), env=env)
 
-    workers = {index: (start(), time.monotonic()) for index in range(args.workers)}
-    quick_ends = {index: 0 for index in workers}
-    stopping = False
+    workers: dict[int, Worker] = {i: Worker(start(), time.monotonic()) for i in range(args.workers)}
+    stopping: list[float] = []  # when the stop was asked
 
     def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for process, _ in workers.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+        if not stopping:
+            stopping.append(time.monotonic())
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    status = 0
     try:
         while workers:
-            time.sleep(0.2)
-            for index, (process, started) in list(workers.items()):
-                code = process.poll()
+            time.sleep(0.1)
+            if stopping:
+                _stop_workers(workers, stopping[0])
+                continue
+            now = time.monotonic()
+            for index, worker in list(workers.items()):
+                if worker.process is None:
+                    if now >= worker.restart_at:
+                        workers[index] = Worker(start(), now, worker.quick_ends)
+                    continue
+                code = worker.process.poll()
                 if code is None:
                     continue
-                if stopping:
-                    del workers[index]
-                    continue
-                quick = time.monotonic() - started < QUICK_END_SECONDS
-                quick_ends[index] = quick_ends[index] + 1 if quick else 0
-                if quick_ends[index] >= QUICK_ENDS:
-                    print(f"exomock: worker {index} keeps ending (status {code}); stopping",
-                          file=sys.stderr)
-                    status = 1
-                    stop(signal.SIGTERM, None)
-                    del workers[index]
-                    continue
-                print(f"exomock: worker {index} (pid {process.pid}) ended with status {code}; "
-                      "starting another", file=sys.stderr)
-                workers[index] = (start(), time.monotonic())
+                quick = now - worker.started < QUICK_END_SECONDS
+                ends = worker.quick_ends + 1 if quick else 0
+                wait = min(RESTART_WAIT_MAX, 0.5 * 2 ** ends) if ends else 0.0
+                print(f"exomock: worker {index} (pid {worker.process.pid}) ended with status "
+                      f"{code}; starting another" + (f" in {wait:g} s" if wait else ""),
+                      file=sys.stderr)
+                workers[index] = Worker(None, worker.started, ends, now + wait)
     finally:
         listener.close()
-    return status
+    return 0
+
+
+class Worker:
+    """One worker of the supervisor: its process (None while waiting to start another)."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes] | None, started: float, quick_ends: int = 0,
+        restart_at: float = 0.0,
+    ) -> None:
+        self.process = process
+        self.started = started
+        self.quick_ends = quick_ends
+        self.restart_at = restart_at
+        self.signalled = False
+
+
+def _stop_workers(workers: dict[int, Worker], asked_at: float) -> None:
+    """One round of stopping: SIGTERM to each worker not yet told, SIGKILL to those still
+    running after the grace; the ended ones leave `workers`."""
+    late = time.monotonic() - asked_at > STOP_GRACE_SECONDS
+    for index, worker in list(workers.items()):
+        process = worker.process
+        if process is None or process.poll() is not None:
+            del workers[index]
+        elif late:
+            process.kill()
+        elif not worker.signalled:
+            process.send_signal(signal.SIGTERM)
+            worker.signalled = True
+
+
+def exit_with_parent() -> None:
+    """In a worker: stop when the supervisor is gone (killed with SIGKILL, it cannot stop its
+    workers itself), rather than serve on, unsupervised."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="exomock-parent", daemon=True).start()

@@ -253,6 +253,13 @@ def test_a_killed_process_loses_nothing_acknowledged(
             survivor.stop()
 
 
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def _children(pid: int) -> set[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return {int(p) for p in text.split()}
@@ -282,6 +289,11 @@ def test_workers_share_one_port_and_a_killed_one_is_replaced(tmp_path: Path):
             for gid in ids:
                 found = httpx.get(f"{served.base}/v1/tenants/demo/greenpin/{gid}", auth=DEMO)
                 assert found.status_code == 200
+            # A supervisor killed outright cannot stop its workers: they stop on their own.
+            left = _children(served.process.pid)
+            served.process.kill()
+            served.process.wait(timeout=10)
+            wait_until(lambda: not any(_running(p) for p in left), timeout=10)
         finally:
             served.stop()
 
@@ -370,9 +382,16 @@ def test_redis_gone_is_code_0_not_a_crash(tmp_path: Path):
          "--store and --state-file exclude each other"),
         (["--store", "http://example.com"], "--store http://example.com: expected a redis://"),
         (["--store", "redis://:secret@127.0.0.1:1/0"],
-         "cannot use the store at redis://:***@127.0.0.1:1/0: is Redis running there?"),
+         "cannot use the store at redis://:***@127.0.0.1:1/0: cannot reach it: is Redis running"),
+        (["--store", "redis://:secret@127.0.0.1:99999/0"],
+         "--store redis://:***@127.0.0.1:99999/0: Port out of range"),
+        (["--store", "redis://127.0.0.1:1/zero"], "--store redis://127.0.0.1:1/zero: the database "
+         "is a number"),
+        (["--store", "redis://127.0.0.1:1/0?password=secret&socket_timeout=x"],
+         "--store redis://127.0.0.1:1/0?password=***&socket_timeout=x: Invalid value"),
     ],
-    ids=["workers-alone", "no-workers", "two-stores", "not-redis", "unreachable"],
+    ids=["workers-alone", "no-workers", "two-stores", "not-redis", "unreachable", "port",
+         "database", "query-password"],
 )
 def test_serve_refuses_a_store_it_cannot_use_in_one_line(capsys, args, says):
     from mock_server.cli import main

@@ -284,9 +284,10 @@ class Backend:
         (and the clock's offset and injected faults too)."""
         with self.exclusive():
             self._reset(tenant_id)
+            if tenant_id is None:
+                self.state.faults.set(0)
         self.events.forget(tenant_id)
         if tenant_id is None:
-            self.state.faults.set(0)
             # The dropped state may hold cycles among objects the collector no longer walks.
             gc_tuning.collect_everything()
 

@@ -96,6 +96,19 @@ class SharedFaults(Faults):
         return taken
 
 
+def _why_unusable(exc: Exception) -> str:
+    """Why a Redis cannot be used, in words that name neither the URL nor its password."""
+    import redis
+
+    if isinstance(exc, redis.AuthenticationError):
+        return "it refused the credentials (the password in the URL)"
+    if isinstance(exc, redis.ResponseError):
+        return f"it refused: {str(exc)[:100]}"
+    if isinstance(exc, ValueError | TypeError):
+        return f"an option of the URL is not one the Redis client takes ({type(exc).__name__})"
+    return "cannot reach it: is Redis running there?"
+
+
 def _entries(raw: list[Any]) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """Log entries as a script returns them (each one's fields a flat list), as pairs."""
     return [(entry_id, dict(zip(f[::2], f[1::2], strict=True))) for entry_id, f in raw]
@@ -157,9 +170,9 @@ class RedisState(State):
         self._client = redis.Redis.from_url(url, socket_timeout=LOCK_WAIT_SECONDS)
         try:
             self._client.ping()
-        except redis.RedisError as exc:
+        except (redis.RedisError, ValueError, TypeError) as exc:
             self._client.close()
-            raise StoreUnavailable(f"cannot use the store at {url}: {exc}") from None
+            raise StoreUnavailable(_why_unusable(exc)) from None
         super().__init__(log=SharedDeliveryLog(retention, self._still_owns))
         self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keys = {
