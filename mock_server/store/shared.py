@@ -25,15 +25,22 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from ..domain.changes import Changeset, Faults, RuntimeState, StoreUnavailable
-from ..domain.deliveries import DELIVERED, PENDING, Delivery
+from ..domain.changes import Changeset, RuntimeState, StoreUnavailable
+from ..domain.deliveries import PENDING, Delivery
 from .calls import MemoryCallStore
-from .deliveries import DeliveryLog
 from .memory import MemoryStore
 from .rows import decode_changeset, decode_delivery, encode_changeset, encode_delivery
+from .shared_log import (
+    SharedDeliveryLog,
+    SharedFaults,
+    entries_of,
+    reachable,
+    stream_id,
+    why_unusable,
+)
 from .shared_scripts import (
     ACQUIRE,
     ATTEMPT,
@@ -42,7 +49,6 @@ from .shared_scripts import (
     READ,
     RELEASE,
     SNAPSHOT,
-    TAKE_FAULT,
     TAKE_ORPHANS,
 )
 from .state import State
@@ -58,99 +64,6 @@ LEASE_SECONDS = 5.0
 # many as the state had objects at the last snapshot if more: its length stays within about
 # twice the state's, and a snapshot costs O(1) per change on average.
 COMPACT_AFTER = 10_000
-
-@contextlib.contextmanager
-def _reachable(what: str) -> Iterator[None]:
-    """Redis failing (down, cut off, too slow) as the store's refusal: code 0, state unchanged."""
-    import redis
-
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StoreUnavailable(f"{what}: the shared store failed: {exc}") from None
-
-
-class SharedFaults(Faults):
-    """One count of injected failures for every process. Every request reads the count as it
-    catches up (`RedisState.refresh`), so only one made while faults are set costs another
-    round trip."""
-
-    def __init__(self, client: Any, key: str) -> None:
-        super().__init__()
-        self._client = client
-        self._key = key
-        self._take = client.register_script(TAKE_FAULT)
-        self.seen = 0
-
-    def set(self, count: int) -> None:
-        with _reachable("setting faults"):
-            self._client.set(self._key, count)
-        self.seen = count
-
-    def take(self) -> bool:
-        if self.seen <= 0:
-            return False
-        with _reachable("reading faults"):
-            taken = bool(self._take(keys=[self._key]))
-        self.seen = self.seen - 1 if taken else 0
-        return taken
-
-
-def _why_unusable(exc: Exception) -> str:
-    """Why a Redis cannot be used, in words that name neither the URL nor its password."""
-    import redis
-
-    if isinstance(exc, redis.AuthenticationError):
-        return "it refused the credentials (the password in the URL)"
-    if isinstance(exc, redis.ResponseError):
-        return f"it refused: {str(exc)[:100]}"
-    if isinstance(exc, ValueError | TypeError):
-        return f"an option of the URL is not one the Redis client takes ({type(exc).__name__})"
-    return "cannot reach it: is Redis running there?"
-
-
-def _entries(raw: list[Any]) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    """Log entries as a script returns them (each one's fields a flat list), as pairs."""
-    return [(entry_id, dict(zip(f[::2], f[1::2], strict=True))) for entry_id, f in raw]
-
-
-def _stream_id(position: str) -> tuple[int, int]:
-    """A log position, comparable ("-" is before every entry)."""
-    if position == "-":
-        return (-1, -1)
-    millis, _, seq = position.partition("-")
-    return (int(millis), int(seq or 0))
-
-
-class SharedDeliveryLog(DeliveryLog):
-    """The callback log of one process of a shared mock: deliveries pending at start are not
-    resumed here (their owners send them, or another process claims them when an owner dies),
-    and another process's record of a delivery adds its attempts to the ones known here."""
-
-    def __init__(self, limit: int, owns: Callable[[Delivery], bool]) -> None:
-        super().__init__(limit)
-        self._owns = owns
-
-    def undelivered(self) -> list[Delivery]:
-        return []
-
-    def owns(self, delivery: Delivery) -> bool:
-        return self._owns(delivery)
-
-    def replace(self, delivery: Delivery) -> None:
-        known = self.get(delivery.id)
-        if known is None:
-            return
-        # In place: the dispatcher of this process may hold the same object.
-        seen = {(a.at, a.number, a.status_code, a.error) for a in known.attempts}
-        merged = known.attempts + [
-            a for a in delivery.attempts if (a.at, a.number, a.status_code, a.error) not in seen
-        ]
-        known.attempts = sorted(merged, key=lambda a: a.at)
-        if known.outcome != DELIVERED:
-            known.outcome = delivery.outcome
-        super().replace(known)
-
 
 class RedisState(State):
     shared = True
@@ -172,7 +85,7 @@ class RedisState(State):
             self._client.ping()
         except (redis.RedisError, ValueError, TypeError) as exc:
             self._client.close()
-            raise StoreUnavailable(_why_unusable(exc)) from None
+            raise StoreUnavailable(why_unusable(exc)) from None
         super().__init__(log=SharedDeliveryLog(retention, self._still_owns))
         self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keys = {
@@ -207,13 +120,13 @@ class RedisState(State):
     # -- catching up ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        with _reachable("catching up"):
+        with reachable("catching up"):
             entries, faults, snapshot_at, seq = self._read(
                 keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
                 args=[self._after()],
             )
         self.faults.seen = int(faults or 0)
-        self._take_up(_entries(entries), snapshot_at, int(seq or 0))
+        self._take_up(entries_of(entries), snapshot_at, int(seq or 0))
 
     def _after(self) -> str:
         return "-" if self._position == "-" else "(" + self._position
@@ -251,11 +164,11 @@ class RedisState(State):
         if snapshot_at is None:
             return entries
         position = snapshot_at.split()[0].decode()
-        if _stream_id(position) <= _stream_id(self._position):
+        if stream_id(position) <= stream_id(self._position):
             return entries
         self._reload()
-        here = _stream_id(self._position)
-        return [e for e in entries if _stream_id(e[0].decode()) > here]
+        here = stream_id(self._position)
+        return [e for e in entries if stream_id(e[0].decode()) > here]
 
     def _follows_on(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
         """Whether the units in `entries` continue what this process applied: each one either
@@ -284,7 +197,7 @@ class RedisState(State):
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         pause = 0.0001
         while True:
-            with _reachable("locking"):
+            with reachable("locking"):
                 got, *read = self._acquire(
                     keys=[self._keys[k] for k in ("lock", "log", "snapshot_at", "seq")],
                     args=[token, LOCK_MILLISECONDS, self._after()],
@@ -300,7 +213,7 @@ class RedisState(State):
         self._token = token
         try:
             entries, snapshot_at, seq, length = read
-            self._take_up(_entries(entries), snapshot_at, int(seq or 0))
+            self._take_up(entries_of(entries), snapshot_at, int(seq or 0))
             if length >= self._compaction_due(snapshot_at):
                 self._fold(token)
             yield
@@ -317,7 +230,7 @@ class RedisState(State):
         evicted = self._check(changes)
         owned = [d.id for d in changes.deliveries if d.outcome == PENDING and d.url]
         forgotten = self._forgotten(changes.resets)
-        with _reachable("committing"):
+        with reachable("committing"):
             ok, detail = self._commit(
                 keys=[
                     self._keys[k]
@@ -361,7 +274,7 @@ class RedisState(State):
             snapshot.put_call(call)
         snapshot.deliveries = self._log.every_delivery()
         size = len(snapshot.allocations) + len(snapshot.calls) + len(snapshot.deliveries)
-        with _reachable("folding the log"):
+        with reachable("folding the log"):
             self._snapshot(
                 keys=[self._keys[k] for k in ("lock", "snapshot", "snapshot_at", "log")],
                 args=[token, encode_changeset(snapshot),
@@ -387,16 +300,16 @@ class RedisState(State):
         self._applied = 0
         if self._listener is not None:
             self._listener(lost)
-        with _reachable("catching up"):
+        with reachable("catching up"):
             entries, _, snapshot_at, _ = self._read(
                 keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
                 args=["-"],
             )
-        return _entries(entries), snapshot_at
+        return entries_of(entries), snapshot_at
 
     def _reload(self) -> None:
         """Replaces this process's state by the snapshot (it lagged behind a fold)."""
-        with _reachable("reading the snapshot"):
+        with reachable("reading the snapshot"):
             data, snapshot_at = self._load_snapshot(
                 keys=[self._keys["snapshot"], self._keys["snapshot_at"]]
             )
