@@ -78,7 +78,7 @@ class Reconciler:
         return None
 
     def refused_by_contract(self, request: requests.PreparedRequest) -> bool:
-        path = urlsplit(request.url or "").path.rstrip("/")
+        path = urlsplit(request.url or "").path
         if path.endswith("/Calls/connect"):
             path += ".json"  # served without `.json` too
         declared = [op for pattern, op in self.templates if pattern.search(path)]
@@ -106,7 +106,8 @@ class Reconciler:
         return not self.contract.validator(schema).is_valid(body)
 
     def _read(self, send: Send, url: str, params: dict[str, str] | None = None) -> Any:
-        """The JSON of a 200 answer to a GET; None for any other answer or a failure."""
+        """The JSON of a 200 answer to a GET, the status of another answer; None when there
+        was no answer, or no JSON."""
         read = requests.Request("GET", url, params=params,
                                 headers={"authorization": self.authorization}).prepare()
         try:
