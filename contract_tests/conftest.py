@@ -161,15 +161,13 @@ def transport(patience: Patience, guard: Guard, id_prefix: str, contract: Contra
               pytestconfig: pytest.Config) -> PatientAdapter:
     """The one transport every request of the run goes through."""
     auth = (pytestconfig.getoption("--api-key"), pytestconfig.getoption("--api-token"))
-    reconciler = Reconciler(contract, id_prefix, auth, guard.adopt,
-                            deleted=lambda allocation_id: allocation_id in guard.deleted)
-    return PatientAdapter(patience, lookup=reconciler)
+    return PatientAdapter(patience, lookup=Reconciler(contract, id_prefix, auth, guard))
 
 
 @pytest.fixture(scope="session")
-def plain_session(transport: PatientAdapter) -> Iterator[requests.Session]:
+def plain_session(transport: PatientAdapter, guard: Guard) -> Iterator[requests.Session]:
     """Requests that are not the contract's (preflight, control plane, cleanup): no budget."""
-    session = patient_session(transport)
+    session = patient_session(transport, on_response=guard.note)
     yield session
     session.close()
 

@@ -6,12 +6,14 @@ so the suite never imports it and treats it exactly like a remote server.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import requests
@@ -138,12 +140,17 @@ def probe_control_plane(session: requests.Session, base_url: str,
 
 @dataclass
 class Guard:
-    """Counts requests against the budget and remembers what the run created, for teardown."""
+    """Counts requests against the budget and remembers what the run made: the allocations, for
+    teardown; and, to reconcile a create whose answer was lost, the calls it placed, the
+    `connection_id`s its GreenVN allocations hold, and the server's latest `Date`."""
 
     budget: int
     used: int = 0
     created: dict[str, str] = field(default_factory=dict)  # id -> URL of its collection
     deleted: set[str] = field(default_factory=set)
+    calls: set[str] = field(default_factory=set)  # SIDs of the calls the run placed
+    connections: dict[str, str] = field(default_factory=dict)  # connection_id -> greenvn_id
+    server_date: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spend(self) -> None:
@@ -153,26 +160,41 @@ class Guard:
             self.used += 1
 
     def note(self, method: str, url: str, response: requests.Response) -> None:
-        """Keeps what a create made, by the URL of its collection, for deletion at the end; and
-        what a deletion deleted."""
-        collection = url.split("?")[0].rstrip("/")
-        if method == "DELETE" and response.status_code == 200:
-            parent, _, deleted_id = collection.rpartition("/")
-            if parent.endswith(CREATE_PATHS):
-                with self.lock:
-                    self.deleted.add(deleted_id)
-        if method != "POST" or response.status_code != 200 or not collection.endswith(CREATE_PATHS):
+        """Keeps what a create made (allocations by the URL of their collection, for deletion
+        at the end; calls; GreenVN connection ids), and what a deletion deleted."""
+        self.server_date = response.headers.get("date") or self.server_date
+        if method not in ("POST", "DELETE") or response.status_code != 200:
+            return
+        collection = urlsplit(url).path.rstrip("/")
+        if collection.endswith("/_mock/reset"):
+            with self.lock:
+                self.connections.clear()  # the mock forgot its allocations
             return
         try:
             body = response.json()
         except ValueError:
             return
         data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
+        data = data if isinstance(data, dict) else {}
+        connection_id = data.get("connection_id")
+        if method == "DELETE":
+            parent, _, deleted_id = collection.rpartition("/")
+            if parent.endswith(CREATE_PATHS):
+                with self.lock:
+                    self.deleted.add(deleted_id)
+                    if (isinstance(connection_id, str)
+                            and self.connections.get(connection_id) == deleted_id):
+                        del self.connections[connection_id]
             return
+        if CALL_CREATE.search(collection):
+            self.placed(_call_sid(body))
         allocation_id = data.get("greenpin_id") or data.get("greenvn_id")
-        if isinstance(allocation_id, str):
-            self.adopt(allocation_id, collection)
+        if not collection.endswith(CREATE_PATHS) or not isinstance(allocation_id, str):
+            return
+        self.adopt(allocation_id, url.split("?")[0].rstrip("/"))
+        if collection.endswith("/greenvn") and isinstance(connection_id, str):
+            with self.lock:
+                self.connections[connection_id] = allocation_id
 
     def adopt(self, allocation_id: str, collection: str) -> bool:
         """Keeps `allocation_id` for deletion; False when it was already kept."""
@@ -181,3 +203,24 @@ class Guard:
                 return False
             self.created[allocation_id] = collection
             return True
+
+    def placed(self, call_sid: object) -> bool:
+        """Remembers a call the run placed; False when it was already known (or no SID)."""
+        with self.lock:
+            if not isinstance(call_sid, str) or call_sid in self.calls:
+                return False
+            self.calls.add(call_sid)
+            return True
+
+
+# The creates of a call: click-to-call (v3) and the classic connect (v1, with or without .json).
+CALL_CREATE = re.compile(r"/(v3/accounts/[^/]+/calls|v1/Accounts/[^/]+/Calls/connect(\.json)?)$")
+
+
+def _call_sid(body: object) -> object:
+    """The SID in a create's answer: `response.call_details.sid` (v3) or `Call.Sid` (v1)."""
+    path = ("Call", "Sid") if isinstance(body, dict) and "Call" in body else (
+        "response", "call_details", "sid")
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body

@@ -8,7 +8,6 @@ that a server that forgets or mixes up allocations is caught.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import hypothesis
@@ -16,6 +15,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from .cases import mark_ids, no_busy_users, outlive_the_run
 from .conftest import CONFIG
 from .contract import Contract
 from .target import Target
@@ -24,7 +24,6 @@ from .transport import send_probes_through, unavailable_first
 # Valid input that the domain refuses (a VN of another tenant, a taken number) is answered with a
 # documented 4xx; the contract does not promise 2xx for every schema-valid request.
 EXCLUDED_CHECKS = [positive_data_acceptance]
-ID_FIELDS = ("transaction_id", "connection_id")
 
 
 def load_schema(config: pytest.Config) -> Any:
@@ -61,29 +60,6 @@ def exobridge_schema(target: Target) -> Any:
     return schema
 
 
-def mark_ids(case: Any, prefix: str) -> None:
-    """Gives what the run creates a recognisable id, without making an invalid body valid."""
-    if not isinstance(case.body, dict):
-        return
-    for name in ID_FIELDS:
-        value = case.body.get(name)
-        if isinstance(value, str) and 1 <= len(value) <= 255 - len(prefix):
-            case.body[name] = prefix + value
-
-
-SHORT_DURATION = re.compile(r"^[1-9][0-9]{0,4}[sm]$")
-
-
-def outlive_the_run(case: Any) -> None:
-    """Gives a short deallocation policy a day. Sequences are replayed and must be answered alike
-    each time; an allocation that expires in real time during a slow run (its own, or one that
-    holds a PIN the sequence asks for) would be answered differently, which hypothesis reports as
-    inconsistent data generation."""
-    policy = case.body.get("deallocation_policy") if isinstance(case.body, dict) else None
-    if isinstance(policy, dict) and SHORT_DURATION.match(str(policy.get("duration", ""))):
-        policy["duration"] = "1d"
-
-
 @schema.parametrize()  # type: ignore[untyped-decorator]
 def test_operation_conforms(case: Any, target: Target, session: Any, id_prefix: str) -> None:
     mark_ids(case, id_prefix)
@@ -113,6 +89,7 @@ def test_stateful_sequences(exobridge_schema: Any, session: Any, id_prefix: str,
                     case.path_parameters[name] = value
             mark_ids(case, id_prefix)
             outlive_the_run(case)
+            no_busy_users(case)
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"session": session}

@@ -97,10 +97,24 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 
 Send = Callable[[requests.PreparedRequest], requests.Response]
+APPLIED, ABSENT, REFUSED, UNIQUE = "applied", "absent", "refused", "unique"
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the server says of a request whose answer was lost: APPLIED (with the id it was
+    given: not sent again), ABSENT or REFUSED (sent again), UNIQUE (sent again, as the contract
+    refuses a duplicate; `verify` tells from the answer to the repeat whether the first was
+    applied, giving the reason, or None when it was not)."""
+
+    state: str
+    ident: str | None = None
+    verify: Callable[[requests.Response], str | None] | None = None
+
+
 # Whether a request whose answer was lost was applied, asking the server with the given
-# function: "applied" (and the id it was given), "absent" or "refused" (it may be sent again),
-# None when that cannot be told (see `reconcile.py`).
-Lookup = Callable[[requests.PreparedRequest, Send], tuple[str, str | None] | None]
+# function; None when that cannot be told (see `reconcile.py`).
+Lookup = Callable[[requests.PreparedRequest, Send], Found | None]
 
 
 class PatientAdapter(HTTPAdapter):
@@ -120,6 +134,7 @@ class PatientAdapter(HTTPAdapter):
              proxies: Any = None) -> requests.Response:
         method = (request.method or "GET").upper()
         waited, delay = 0.0, self.patience.backoff
+        repeat_shows: Callable[[requests.Response], str | None] | None = None
         for attempt in range(self.patience.retries + 1):
             try:
                 response = super().send(request, stream=stream, timeout=self.patience.timeout,
@@ -130,10 +145,16 @@ class PatientAdapter(HTTPAdapter):
                 reason = f"{type(exc).__name__}: {str(exc)[:160]}"
                 wait = delay if attempt else 0.0  # a dropped connection is tried again at once
                 if method not in SAFE_TO_REPEAT and not _never_sent(exc):
-                    self._reconcile(request, reason)
+                    repeat_shows = self._reconcile(request, reason) or repeat_shows
             else:
                 self.answered = True
                 if response.status_code not in THROTTLED:
+                    applied = repeat_shows(response) if repeat_shows is not None else None
+                    if applied is not None:
+                        response.close()
+                        raise ServerUnavailable(
+                            f"{method} {request.path_url.split('?')[0]}: an answer was lost, "
+                            f"and the server had applied the request ({applied})")
                     return response
                 reason = f"answered {response.status_code}"
                 asked = retry_after(response.headers)
@@ -158,17 +179,19 @@ class PatientAdapter(HTTPAdapter):
             self.wait_left -= seconds
             return True
 
-    def _reconcile(self, request: requests.PreparedRequest, reason: str) -> None:
-        """Returns when the lost request may be sent again; raises when it must not be."""
+    def _reconcile(self, request: requests.PreparedRequest,
+                   reason: str) -> Callable[[requests.Response], str | None] | None:
+        """Returns when the lost request may be sent again (with what tells from the answer to
+        the repeat that the first was applied, if anything does); raises when it must not be."""
         where = f"{request.method} {request.path_url.split('?')[0]}"
         found = self.lookup(request, self.send) if self.lookup is not None else None
         if found is None:
             raise ServerUnavailable(f"{where}: {reason}; not sent again, as it cannot be told "
                                     "whether the server applied it")
-        state, allocation_id = found
-        if state == "applied":
+        if found.state == APPLIED:
             raise ServerUnavailable(f"{where}: the answer was lost ({reason}), and the server "
-                                    f"applied the request ({allocation_id})")
+                                    f"applied the request ({found.ident})")
+        return found.verify
 
 
 def patient_session(adapter: PatientAdapter,

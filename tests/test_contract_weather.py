@@ -13,12 +13,21 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from contract_tests.ci.weather_proxy import Weather, WeatherProxy
+from contract_tests.contract import Contract
+from contract_tests.reconcile import Reconciler
+from contract_tests.target import Guard
+from contract_tests.transport import Patience, PatientAdapter, ServerUnavailable, patient_session
 
+from .helpers import example
 from .test_contract_catches_broken_servers import broken_server, run_suite, unchanged
 
+AUTH = ("demo_key", "demo_token")
 GREENPIN = "POST /v1/tenants/demo/greenpin"
+GREENVN = "POST /v1/tenants/demo/greenvn"
+CALL = "POST /v3/accounts/demo/calls"
 
 
 def test_throttled_the_suite_waits_and_passes():
@@ -37,12 +46,16 @@ def test_throttled_the_suite_waits_and_passes():
 
 
 def test_dropped_connections_and_503_answers_are_retried_and_the_suite_passes():
-    weather = Weather(reset=0.05, unavailable=0.05, retry_after=0, seed=3)
+    # The first GreenVN create is reset before the server sees it: it is sent again (a repeat
+    # cannot allocate twice: code 18). (A call's: test_a_lost_call_is_looked_up_by_its_numbers.)
+    weather = Weather(reset=0.05, unavailable=0.05, retry_after=0, seed=3,
+                      reset_first_to=(GREENVN,))
     with broken_server(unchanged) as base, WeatherProxy(base, weather) as proxy:
-        code, output = run_suite(
-            proxy.url, "test_scenario and (greenpin_lifecycle or greenpin_errors or exhaustion)")
+        code, output = run_suite(proxy.url, "test_scenario and (greenpin_lifecycle or "
+                                 "greenpin_errors or exhaustion or greenvn)")
     assert code == 0, output[-3000:]
-    assert proxy.counts["reset"] >= 2
+    assert proxy.counts["reset first"] == 1
+    assert proxy.counts["reset"] >= 3
     assert proxy.counts["unavailable"] >= 2
 
 
@@ -56,17 +69,46 @@ def test_a_slow_server_passes():
 
 
 def test_a_create_whose_answer_was_lost_is_looked_up_not_made_twice():
-    weather = Weather(lose_first_answer_to=GREENPIN)
+    # Each create is applied and its answer lost: the GreenPin is found by its transaction id;
+    # the GreenVN create, sent again, is answered code 18. Neither test is judged, and nothing
+    # was made twice.
+    weather = Weather(lose_first_answer_to=(GREENPIN, GREENVN))
     with broken_server(unchanged) as base, WeatherProxy(base, weather) as proxy:
-        code, output = run_suite(proxy.url, "test_scenario and greenpin_lifecycle")
+        code, output = run_suite(proxy.url, "test_scenario and (greenpin_lifecycle or greenvn)")
         state = httpx.get(base + "/_mock/state", params={"tenant_id": "demo"}).json()
-    assert proxy.counts["lose"] == 1
+    assert proxy.counts["lose"] == 2
     assert code == 3, output[-3000:]
+    assert "contract: could not judge: 0 passed, 0 failed, 2 not judged" in output
     assert "the answer was lost" in output
-    assert "and the server applied the request" in output
+    assert "and the server applied the request (" in output
+    assert "the repeat was answered code 18" in output
     made = state["tenants"]["demo"]
-    assert len(made) == 1, made  # the create was not sent a second time
-    assert made[0]["state"] == "vault"  # and what it made was deleted at the end
+    assert len(made) == 2, made  # a GreenPin and a GreenVN allocation, each made once
+    # The GreenPin allocation, found, was deleted at the end; the GreenVN one has no id to
+    # delete it by.
+    assert sorted(allocation["state"] for allocation in made) == ["active", "vault"]
+
+
+def test_a_lost_call_is_looked_up_by_its_numbers():
+    # The same call twice: its first answer lost after the server placed it (found among the
+    # calls: not placed again), then its first request reset before the server saw it (not
+    # found: sent again).
+    guard = Guard(budget=100)
+    adapter = PatientAdapter(Patience(), lookup=Reconciler(Contract(), "exoct-", AUTH, guard))
+    session = patient_session(adapter, on_response=guard.note)
+    call = example("click_to_call.request.json") | {"from": {"contact_uri": "9812300001"}}
+    path = "/v3/accounts/demo/calls"
+    with broken_server(unchanged) as base:
+        with (WeatherProxy(base, Weather(lose_first_answer_to=(CALL,))) as losing,
+              pytest.raises(ServerUnavailable, match="and the server applied the request")):
+            session.post(losing.url + path, json=call, auth=AUTH)
+        with WeatherProxy(base, Weather(reset_first_to=(CALL,))) as resetting:
+            placed = session.post(resetting.url + path, json=call, auth=AUTH)
+        listed = session.get(base + "/v1/Accounts/demo/Calls", auth=AUTH).json()["Calls"]
+    assert losing.counts["lose"] == resetting.counts["reset"] == 1
+    assert placed.status_code == 200, placed.text
+    assert len(listed) == 2, listed  # the first call, found, and the second, placed once
+    assert guard.calls == {c["Sid"] for c in listed}
 
 
 def test_a_server_that_stays_unavailable_is_not_judged(tmp_path):

@@ -6,16 +6,24 @@ import email.utils
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
 from contract_tests.ci.weather_proxy import Weather, WeatherProxy
 from contract_tests.contract import Contract
-from contract_tests.reconcile import REFUSED, Reconciler, basic_authorization
+from contract_tests.reconcile import Reconciler, basic_authorization
+from contract_tests.target import Guard
 from contract_tests.transport import (
+    APPLIED,
+    REFUSED,
+    UNIQUE,
+    Found,
     Patience,
     PatientAdapter,
+    Send,
     ServerUnavailable,
     patient_session,
     retry_after,
@@ -100,8 +108,27 @@ def prepared(method: str, path: str, body: object = None,
                             auth=auth).prepare()
 
 
+@cache
+def contract() -> Contract:
+    return Contract()
+
+
+def reconciler(guard: Guard | None = None) -> Reconciler:
+    return Reconciler(contract(), "exoct-", AUTH, guard or Guard(budget=100))
+
+
+def answering(status: int, body: bytes,
+              sent: list[requests.PreparedRequest] | None = None) -> Send:
+    """A `send` that answers every request alike, keeping what it was sent."""
+    def send(request: requests.PreparedRequest) -> requests.Response:
+        if sent is not None:
+            sent.append(request)
+        return answer(status, body)
+    return send
+
+
 def test_what_the_contract_refuses_may_be_sent_again():
-    reconciler = Reconciler(Contract(), "exoct-", AUTH, adopt=lambda *_: True)
+    reconciler = Reconciler(contract(), "exoct-", AUTH, Guard(budget=100))
     greenpin = "/v1/tenants/demo/greenpin"
     create = {"transaction_id": "exoct-1", "a": {"numbers": ["9812300001"],
                                                  "vns": ["+916292134464"]}}
@@ -112,34 +139,103 @@ def test_what_the_contract_refuses_may_be_sent_again():
     assert not reconciler.refused_by_contract(prepared("POST", "/v3/accounts/demo/calls", {
         "from": {"contact_uri": "+919812300001"}, "to": {"contact_uri": "+919812300002"},
         "virtual_number": "+916292134464"}))
-    assert reconciler(prepared("PATCH", greenpin), lambda request: None) == (
-        REFUSED, None)
+    assert reconciler(prepared("PATCH", greenpin), lambda request: None) == Found(REFUSED)
+    connect = "/v1/Accounts/demo/Calls/connect"
+    form = requests.Request("POST", "http://127.0.0.1:9" + connect, auth=AUTH, data={
+        "From": "09812300001", "To": "09812300002", "CallerId": "02235499102"}).prepare()
+    # A form's values are not judged by the JSON schema; without `.json` the path is the same.
+    assert not reconciler.refused_by_contract(form)
+    assert reconciler.refused_by_contract(prepared("POST", connect, {"From": "09812300001"}))
 
 
 def test_a_lost_greenpin_create_is_found_by_its_transaction_id():
-    adopted: list[str] = []
-    reconciler = Reconciler(Contract(), "exoct-", AUTH,
-                            adopt=lambda allocation_id, _: not adopted.append(allocation_id))
+    guard = Guard(budget=100)
     searched: list[requests.PreparedRequest] = []
-
-    def search(found: list[dict[str, str]]) -> object:
-        def send(request: requests.PreparedRequest) -> requests.Response:
-            searched.append(request)
-            answer = requests.Response()
-            answer.status_code = 200
-            answer._content = (b'{"data": ' + str(found).replace("'", '"').encode() + b"}")
-            return answer
-        return send
-
     create = prepared("POST", "/v1/tenants/demo/greenpin", {"transaction_id": "exoct-7"})
-    applied = [{"greenpin_id": "g-1", "state": "active"}]
-    assert reconciler.find_greenpin(create, search(applied)) == ("applied", "g-1")
-    assert adopted == ["g-1"]  # to be deleted at the end of the run
+    applied = b'{"data": [{"greenpin_id": "g-1", "state": "active"}]}'
+    assert reconciler(guard).find_greenpin(create, answering(200, applied, searched)) == Found(
+        APPLIED, "g-1")
+    assert list(guard.created) == ["g-1"]  # to be deleted at the end of the run
     assert "transaction_id=exoct-7" in (searched[-1].url or "")
     assert searched[-1].headers["authorization"] == basic_authorization(AUTH)
-    assert reconciler.find_greenpin(create, search([])) == ("absent", None)
+    assert reconciler(guard).find_greenpin(create, answering(200, b'{"data": []}')) == Found(
+        "absent")
     unmarked = prepared("POST", "/v1/tenants/demo/greenpin", {"transaction_id": "other"})
-    assert reconciler.find_greenpin(unmarked, search([])) is None
+    assert reconciler(guard).find_greenpin(unmarked, answering(200, b"[]")) is None
+
+
+def test_a_lost_greenvn_create_is_sent_again_and_code_18_says_it_was_applied():
+    guard = Guard(budget=100)
+    vn = "/v1/tenants/demo/greenvn"
+    guard.note("POST", "http://x" + vn, answer(200, b'{"data": {"greenvn_id": "v-1", '
+                                                     b'"connection_id": "exoct-held"}}'))
+    code_18 = answer(409, b'[{"code": 18, "status": 409}]')
+    for connection_id, applied in (("exoct-new", True), ("exoct-held", False)):
+        create = prepared("POST", vn, {"connection_id": connection_id, "aparty_numbers": [
+            "9812300001"], "bparty_numbers": ["9812300002"], "usage": "twoway"})
+        found = reconciler(guard)(create, answering(500, b""))
+        assert found is not None
+        assert found.state == UNIQUE
+        assert found.verify is not None
+        assert found.verify(answer(200, b"{}")) is None
+        # Held by the run's allocation, code 18 is what the first request was answered too.
+        assert (found.verify(code_18) is not None) is applied
+    guard.note("DELETE", f"http://x{vn}/v-1", answer(200, b'{"data": {"greenvn_id": "v-1", '
+                                                        b'"connection_id": "exoct-held"}}'))
+    assert guard.connections == {}
+
+
+def test_a_lost_call_is_looked_up_among_the_calls_by_its_numbers():
+    guard = Guard(budget=100, server_date="Wed, 02 Dec 2026 00:30:00 GMT")
+    guard.note("POST", "http://x/v3/accounts/demo/calls", answer(
+        200, b'{"response": {"call_details": {"sid": "seen"}}}'))
+    assert guard.calls == {"seen"}
+    create = prepared("POST", "/v3/accounts/demo/calls", {
+        "from": {"contact_uri": "09812300001"}, "to": {"contact_uri": "+919812300002"},
+        "virtual_number": "02235499102"})
+    listed: list[requests.PreparedRequest] = []
+    only_seen = answering(200, b'{"Calls": [{"Sid": "seen"}]}', listed)
+    assert reconciler(guard)(create, only_seen) == Found("absent")
+    query = parse_qs(urlsplit(listed[0].url or "").query)
+    assert urlsplit(listed[0].url or "").path == "/v1/Accounts/demo/Calls"
+    assert query["From"] == ["09812300001"]
+    assert query["To"] == ["+919812300002"]
+    assert query["PhoneNumber"] == ["02235499102"]
+    # Ten minutes before the server's latest answer, in IST.
+    assert query["DateCreated"] == ["gte:2026-12-02 05:50:00"]
+    another = answering(200, b'{"Calls": [{"Sid": "seen"}, {"Sid": "other"}]}')
+    assert reconciler(guard)(create, another) == Found(APPLIED, "other")
+    assert reconciler(guard)(create, another) == Found("absent")  # now known as the run's
+    flow = requests.Request("POST", "http://127.0.0.1:9/v1/Accounts/demo/Calls/connect.json",
+                            auth=AUTH, data={"From": "09812300001", "CallerId": "02235499102",
+                                             "Url": "http://my.exotel.com/demo/exoml/start_"
+                                                    "voice/245061"}).prepare()
+    assert reconciler(guard)(flow, answering(200, b'{"Calls": []}', listed)) == Found("absent")
+    assert parse_qs(urlsplit(listed[-1].url or "").query)["To"] == ["02235499102"]
+    # The list refuses a number the create is refused for too (not valid, code 16).
+    assert reconciler(guard)(create, answering(400, b"{}")) == Found(REFUSED)
+    assert reconciler(guard)(create, answering(500, b"{}")) is None
+
+
+def test_the_answer_to_a_repeat_can_say_the_first_was_applied(upstream: str):
+    def repeat(request: requests.PreparedRequest, send: Send) -> Found:
+        return Found(UNIQUE, verify=lambda answer: "code 18" if answer.status_code == 200
+                     else None)
+
+    with WeatherProxy(upstream, Weather(lose_first_answer_to=("POST /u",))) as proxy:
+        adapter = PatientAdapter(Patience(), lookup=repeat)
+        adapter.answered = True
+        session = patient_session(adapter)
+        with pytest.raises(ServerUnavailable, match=r"had applied the request \(code 18"):
+            session.post(proxy.url + "/u", json={})
+        assert proxy.counts["forward"] + proxy.counts["lose"] == 2  # sent again once
+
+
+def answer(status: int, body: bytes) -> requests.Response:
+    made = requests.Response()
+    made.status_code = status
+    made._content = body
+    return made
 
 
 def test_unavailability_behind_another_error_is_what_is_reported():

@@ -121,10 +121,21 @@ def test_resets_and_unavailable_answers_come_in_their_shares(upstream: str):
 
 
 def test_a_lost_answer_was_forwarded(upstream: str):
-    weather = Weather(lose_first_answer_to="POST /p")
+    weather = Weather(lose_first_answer_to=("POST /p",))
     with WeatherProxy(upstream, weather) as proxy:
         with pytest.raises((ConnectionError, http.client.HTTPException)):
             exchange(proxy.url, "POST", body=b"{}")
         assert exchange(proxy.url, "POST", body=b"{}")[0] == 200  # only the first
     assert proxy.counts["lose"] == 1
     assert proxy.counts["forward"] == 1
+
+
+def test_a_first_request_reset_was_not_forwarded(upstream: str):
+    weather = Weather(reset_first_to=("POST /p", "POST /q"))
+    with WeatherProxy(upstream, weather) as proxy:
+        for path in ("/p", "/q"):
+            with pytest.raises((ConnectionError, http.client.HTTPException)):
+                exchange(proxy.url, "POST", path, body=b"{}")
+            assert exchange(proxy.url, "POST", path, body=b"{}")[0] == 200  # only the first
+    assert proxy.counts["reset"] == proxy.counts["reset first"] == 2
+    assert proxy.counts["forward"] == 2

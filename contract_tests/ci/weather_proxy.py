@@ -45,7 +45,10 @@ class Weather:
     reset: float = 0.0  # share of requests whose connection is reset before they are forwarded
     unavailable: float = 0.0  # share of requests answered 503
     lose_answers: float = 0.0  # share forwarded, then the connection reset: the answer is lost
-    lose_first_answer_to: str | None = None  # `METHOD /path` prefix: lose the first such answer
+    # `METHOD /path` prefixes: the first request to each is forwarded and its answer lost, or
+    # its connection reset before it is forwarded.
+    lose_first_answer_to: tuple[str, ...] = ()
+    reset_first_to: tuple[str, ...] = ()
     affects: str = r"^\S+ /(?!_mock/)"  # a regular expression searched in `METHOD /path?query`
     seed: int = 0
 
@@ -130,7 +133,7 @@ class WeatherProxy:
         self.counts: Counter[str] = Counter()  # what the weather did, by kind
         self._random = random.Random(self.weather.seed)
         self._affects = re.compile(self.weather.affects)
-        self._lost_first = False
+        self._done_first: set[tuple[str, str]] = set()  # (lose or reset, prefix) done
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -162,10 +165,13 @@ class WeatherProxy:
         self.counts["affected"] += 1
         if weather.throttle_every and self.counts["affected"] % weather.throttle_every == 0:
             return "throttle"
-        first = weather.lose_first_answer_to
-        if first is not None and not self._lost_first and target.startswith(first):
-            self._lost_first = True
-            return "lose"
+        for kind, prefixes in (("lose", weather.lose_first_answer_to),
+                               ("reset", weather.reset_first_to)):
+            first = next((p for p in prefixes if target.startswith(p)), None)
+            if first is not None and (kind, first) not in self._done_first:
+                self._done_first.add((kind, first))
+                self.counts[f"{kind} first"] += 1
+                return kind
         draw = self._random.random()
         for kind, share in (("reset", weather.reset), ("unavailable", weather.unavailable),
                             ("lose", weather.lose_answers)):
