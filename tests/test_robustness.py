@@ -373,9 +373,9 @@ def test_a_body_of_many_small_wrong_items_is_answered_quickly(served):
 
 # -- 4. Negative fuzzing ---------------------------------------------------------------------------
 
-# 40 an operation in the test run (about 600 cases); EXOMOCK_NEGATIVE_EXAMPLES=140 for the
+# 30 an operation in the test run (about 450 cases); EXOMOCK_NEGATIVE_EXAMPLES=140 for the
 # longer run (over 2,000).
-NEGATIVE_EXAMPLES_PER_OPERATION = int(os.environ.get("EXOMOCK_NEGATIVE_EXAMPLES", "40"))
+NEGATIVE_EXAMPLES_PER_OPERATION = int(os.environ.get("EXOMOCK_NEGATIVE_EXAMPLES", "30"))
 MIN_NEGATIVE_CASES = 14 * NEGATIVE_EXAMPLES_PER_OPERATION
 # Generating negative cases costs far more than answering them: the operations are shared out
 # among worker processes, one per core of the machine the file is meant to run on.
