@@ -10,9 +10,14 @@ real HTTP mock inside a Python process:
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -145,3 +150,38 @@ class MockServer:
 
     def inject_internal_errors(self, count: int) -> None:
         self._call("POST", "/_mock/faults", json={"internal_errors": count})
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path, binary: str | None = None) -> Iterator[str]:
+    """A `redis-server` of its own on a free loopback port, without persistence, its files in
+    `folder`, for as long as the block runs: its URL (`redis://127.0.0.1:PORT/0`), for
+    `exomock serve --store`. `FileNotFoundError` without a redis-server on the PATH."""
+    binary = binary or shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-server is not installed (Debian: apt-get install "
+                                "redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

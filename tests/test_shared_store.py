@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ import pytest
 from werkzeug import Request, Response
 
 from mock_server.testing import free_port
+from mock_server.testing import redis_server as start_redis
 
 from .helpers import DEMO, Served, wait_until
 
@@ -33,36 +33,13 @@ VN = "6292134464"
 
 @contextmanager
 def redis_server(folder: Path) -> Iterator[str]:
-    """A redis-server of its own on a free port, in `folder`; its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    """A redis-server of its own (`mock_server.testing.redis_server`); in CI one must exist."""
+    if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing (.ci/run installs Debian's redis-server)")
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-         "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import redis
-
-        client = redis.Redis(port=port)
-        wait_until(lambda: _pings(client), timeout=10)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _pings(client: Any) -> bool:
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
+    with start_redis(folder) as url:
+        yield url
 
 
 def _config(folder: Path, callback_url: str | None = None) -> str:

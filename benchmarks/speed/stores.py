@@ -8,47 +8,18 @@ the workers share the machine, as they would on a developer's laptop.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from mock_server.testing import redis_server
 
 from .common import OFFSET_MEASURE, OFFSET_WARMUP, log
 from .http_runs import HttpPlan, Target
 from .servers import Server, free_port, serving
 from .wrk import Wrk, WrkResult, default_vns
-
-
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A redis-server of its own on a free port, without persistence; its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    folder = Path(tempfile.mkdtemp(dir=workdir, prefix="redis-"))
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-         "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                             check=False).stdout.strip() != b"PONG":
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _mock(name: str, workdir: Path, *options: str) -> Server:
@@ -75,8 +46,11 @@ def run_stores(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) 
     log("stores: memory, one process")
     with serving(_mock("memory", workdir)) as server:
         results["memory, 1 process"] = _measure(plan, server)
+    if shutil.which("redis-server") is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     for workers in (1, 2):
-        with redis_server(workdir) as url:
+        folder = Path(tempfile.mkdtemp(dir=workdir, prefix="redis-"))
+        with redis_server(folder) as url:
             log(f"stores: Redis, --workers {workers}")
             server = _mock(f"redis{workers}", workdir, "--store", url, "--workers", str(workers))
             with serving(server):
