@@ -170,13 +170,13 @@ class CatchUp:
     """On a state shared by processes, every request first takes up what the others committed:
     an allocation made through one process is found through the next."""
 
-    def __init__(self, app: ASGIApp, state: State) -> None:
+    def __init__(self, app: ASGIApp, state: RedisState) -> None:
         self.app = app
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            self.state.refresh()
+            await self.state.catch_up()
         await self.app(scope, receive, send)
 
 
@@ -246,6 +246,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await dispatcher.stop()
+            if isinstance(state, RedisState):
+                await state.close_async()
             state.close()
 
     app = Starlette(
@@ -272,7 +274,7 @@ def create_app(
             Middleware(BrowserGuard, loopback_only=loopback_only),
             Middleware(ControlGuard, token=control_token),
             Middleware(InternalErrors),
-            *([Middleware(CatchUp, state=state)] if state.shared else []),
+            *([Middleware(CatchUp, state=state)] if isinstance(state, RedisState) else []),
         ],
         lifespan=lifespan,
     )

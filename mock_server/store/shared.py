@@ -111,6 +111,9 @@ class RedisState(State):
         self.compact_after = COMPACT_AFTER
         # Owners found without a lease at the last look for orphans.
         self._suspects: list[str] = []
+        # For requests' catching up (`catch_up`), made in the server's event loop.
+        self._async_client: Any = None
+        self._async_read: Any = None
         # Seeded ids differ from process to process (`IdSource` streams).
         self.starts = int(self._client.incr(self._keys["starts"])) - 1
         self.renew_lease()
@@ -127,6 +130,33 @@ class RedisState(State):
             )
         self.faults.seen = int(faults or 0)
         self._take_up(entries_of(entries), snapshot_at, int(seq or 0))
+
+    async def catch_up(self) -> None:
+        """`refresh` for a request: the process serves others while Redis answers. What a unit
+        took up in the meantime (it read later) wins; this read is then dropped."""
+        if self._async_client is None:
+            import redis.asyncio
+
+            self._async_client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=LOCK_WAIT_SECONDS
+            )
+            self._async_read = self._async_client.register_script(READ)
+        before = (self._position, self._applied)
+        with reachable("catching up"):
+            entries, faults, snapshot_at, seq = await self._async_read(
+                keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
+                args=[self._after()],
+            )
+        if (self._position, self._applied) != before:
+            return
+        self.faults.seen = int(faults or 0)
+        self._take_up(entries_of(entries), snapshot_at, int(seq or 0))
+
+    async def close_async(self) -> None:
+        if self._async_client is not None:
+            with contextlib.suppress(Exception):
+                await self._async_client.aclose()
+            self._async_client = None
 
     def _after(self) -> str:
         return "-" if self._position == "-" else "(" + self._position
