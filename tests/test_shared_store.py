@@ -467,7 +467,7 @@ def test_a_taken_over_callback_is_not_sent_by_its_old_owner_and_both_attempts_sh
         delivery = wait_until(lambda: next(iter(old.log.find(event="deallocation")), None))
         assert old.log.owns(delivery)
         # The first process stalls: its lease runs out, and the second looks twice.
-        old._client.delete(old._alive_prefix + old.process)
+        old._client.delete(old.owners._alive)
         assert new.take_orphans() == []  # one look: only a suspect
         taken = new.take_orphans()
         assert [d.id for d in taken] == [delivery.id]

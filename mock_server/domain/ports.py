@@ -147,18 +147,9 @@ class StateStore(Protocol):
     @property
     def faults(self) -> Faults: ...
 
-    @property
-    def shared(self) -> bool:
-        """Whether other processes change this state too."""
-        ...
-
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Held around every unit of work (`Backend.exclusive`): no other process commits
         between what the unit reads and what it commits."""
-        ...
-
-    def refresh(self) -> None:
-        """Takes up what other processes committed since the last look."""
         ...
 
     def observe(self, listener: Callable[[Changeset], None]) -> None:

@@ -32,8 +32,9 @@ from ..domain.changes import Changeset, RuntimeState, StoreUnavailable
 from ..domain.deliveries import PENDING, Delivery
 from .calls import MemoryCallStore
 from .memory import MemoryStore
-from .rows import decode_changeset, decode_delivery, encode_changeset, encode_delivery
+from .rows import decode_changeset, decode_delivery, encode_changeset
 from .shared_log import (
+    CallbackOwners,
     SharedDeliveryLog,
     SharedFaults,
     entries_of,
@@ -43,13 +44,11 @@ from .shared_log import (
 )
 from .shared_scripts import (
     ACQUIRE,
-    ATTEMPT,
     COMMIT,
     LOAD,
     READ,
     RELEASE,
     SNAPSHOT,
-    TAKE_ORPHANS,
 )
 from .state import State
 
@@ -66,7 +65,6 @@ LEASE_SECONDS = 5.0
 COMPACT_AFTER = 10_000
 
 class RedisState(State):
-    shared = True
 
     def __init__(
         self,
@@ -86,7 +84,7 @@ class RedisState(State):
         except (redis.RedisError, ValueError, TypeError) as exc:
             self._client.close()
             raise StoreUnavailable(why_unusable(exc)) from None
-        super().__init__(log=SharedDeliveryLog(retention, self._still_owns))
+        super().__init__(log=SharedDeliveryLog(retention, lambda d: self.owners.still_owns(d)))
         self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keys = {
             name: prefix + name
@@ -94,42 +92,39 @@ class RedisState(State):
                 "lock", "seq", "log", "owners", "faults", "starts", "snapshot", "snapshot_at"
             )
         }
-        self._alive_prefix = prefix + "alive:"
         self._read = self._client.register_script(READ)
+        self._read_keys = [self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")]
         self._acquire = self._client.register_script(ACQUIRE)
         self._commit = self._client.register_script(COMMIT)
         self._release = self._client.register_script(RELEASE)
         self._snapshot = self._client.register_script(SNAPSHOT)
         self._load_snapshot = self._client.register_script(LOAD)
-        self._attempt = self._client.register_script(ATTEMPT)
-        self._take_orphans = self._client.register_script(TAKE_ORPHANS)
         self.faults: SharedFaults = SharedFaults(self._client, self._keys["faults"])
         # Where this process has read the log to, and the last unit it has applied.
         self._position = "-"
         self._applied = 0
         self._token: str | None = None
         self.compact_after = COMPACT_AFTER
-        # Owners found without a lease at the last look for orphans.
-        self._suspects: list[str] = []
         # For requests' catching up (`catch_up`), made in the server's event loop.
         self._async_client: Any = None
         self._async_read: Any = None
         # Seeded ids differ from process to process (`IdSource` streams).
         self.starts = int(self._client.incr(self._keys["starts"])) - 1
-        self.renew_lease()
-        self._log.on_update = self._record_attempt
+        self.owners = CallbackOwners(
+            self._client, self.process, lease_seconds,
+            owners=self._keys["owners"], log=self._keys["log"], alive_prefix=prefix + "alive:",
+        )
+        self.owners.renew()
+        self._log.on_update = self.owners.record_attempt
         self.refresh()
 
     # -- catching up ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        """Takes up what other processes committed since the last look."""
         with reachable("catching up"):
-            entries, faults, snapshot_at, seq = self._read(
-                keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
-                args=[self._after()],
-            )
-        self.faults.seen = int(faults or 0)
-        self._take_up(entries_of(entries), snapshot_at, int(seq or 0))
+            read = self._read(keys=self._read_keys, args=[self._after()])
+        self._take_up_read(read)
 
     async def catch_up(self) -> None:
         """`refresh` for a request: the process serves others while Redis answers. What a unit
@@ -143,12 +138,14 @@ class RedisState(State):
             self._async_read = self._async_client.register_script(READ)
         before = (self._position, self._applied)
         with reachable("catching up"):
-            entries, faults, snapshot_at, seq = await self._async_read(
-                keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
-                args=[self._after()],
-            )
-        if (self._position, self._applied) != before:
-            return
+            read = await self._async_read(keys=self._read_keys, args=[self._after()])
+        if (self._position, self._applied) == before:
+            self._take_up_read(read)
+
+    def _take_up_read(self, read: list[Any]) -> None:
+        """Takes up what the READ script answered: the log after this process's position, the
+        fault count, where the snapshot stands, how many units there are."""
+        entries, faults, snapshot_at, seq = read
         self.faults.seen = int(faults or 0)
         self._take_up(entries_of(entries), snapshot_at, int(seq or 0))
 
@@ -331,10 +328,7 @@ class RedisState(State):
         if self._listener is not None:
             self._listener(lost)
         with reachable("catching up"):
-            entries, _, snapshot_at, _ = self._read(
-                keys=[self._keys[k] for k in ("log", "faults", "snapshot_at", "seq")],
-                args=["-"],
-            )
+            entries, _, snapshot_at, _ = self._read(keys=self._read_keys, args=["-"])
         return entries_of(entries), snapshot_at
 
     def _reload(self) -> None:
@@ -365,62 +359,25 @@ class RedisState(State):
 
     # -- callbacks ------------------------------------------------------------------------------
 
-    def _record_attempt(self, delivery: Delivery) -> None:
-        try:
-            self._attempt(
-                keys=[self._keys["log"], self._keys["owners"]],
-                args=[
-                    self.process,
-                    delivery.id,
-                    encode_delivery(delivery),
-                    0 if delivery.outcome == PENDING else 1,
-                ],
-            )
-        except Exception:  # the attempt happened; only the other processes' record misses it
-            logger.exception("recording an attempt of delivery %s in the shared store", delivery.id)
-
-    def _still_owns(self, delivery: Delivery) -> bool:
-        """Whether this process still owns a delivery it is about to attempt (another may have
-        claimed it while this one was stalled); on a store it cannot reach, it goes on."""
-        try:
-            owner: Any = self._client.hget(self._keys["owners"], delivery.id)
-        except Exception:
-            return True
-        return owner is None or owner.decode() == self.process
-
-    def renew_lease(self) -> None:
-        """Keeps the callbacks this process owns its own for another lease."""
-        self._client.set(
-            self._alive_prefix + self.process, 1, px=int(self.lease_seconds * 1000)
-        )
-
     def take_orphans(self) -> list[Delivery]:
         """Renews this process's lease; the pending callbacks of processes whose lease ran out
         (at this look and the one before), now this one's to send."""
-        claimed, dead = self._take_orphans(
-            keys=[self._keys["owners"]],
-            args=[self.process, self._alive_prefix, int(self.lease_seconds * 1000),
-                  *self._suspects],
-        )
-        self._suspects = [owner.decode() for owner in dead]
+        claimed = self.owners.claim_orphans()
         if not claimed:
             return []
         self.refresh()
         taken: list[Delivery] = []
         gone: list[str] = []
-        for raw in claimed:
-            delivery = self._log.get(raw.decode())
+        for delivery_id in claimed:
+            delivery = self._log.get(delivery_id)
             if delivery is not None and delivery.outcome == PENDING:
                 taken.append(delivery)
             else:  # forgotten by a reset, or ended in the meantime
-                gone.append(raw.decode())
-        if gone:
-            self._client.hdel(self._keys["owners"], *gone)
+                gone.append(delivery_id)
+        self.owners.disown(gone)
         return taken
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            # Its callbacks go to the others at once rather than after the lease.
-            self._client.delete(self._alive_prefix + self.process)
+        self.owners.leave()
         self._client.close()
         super().close()

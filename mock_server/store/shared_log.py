@@ -1,16 +1,21 @@
 """What every process of a shared state keeps in step besides its units of work (the callback
-log, the fault count), and how Redis' answers and failures read."""
+log, the fault count, which process sends which callback), and how Redis' answers and failures
+read."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..domain.changes import Faults, StoreUnavailable
-from ..domain.deliveries import DELIVERED, Delivery
+from ..domain.deliveries import DELIVERED, PENDING, Delivery
 from .deliveries import DeliveryLog
-from .shared_scripts import TAKE_FAULT
+from .rows import encode_delivery
+from .shared_scripts import ATTEMPT, TAKE_FAULT, TAKE_ORPHANS
+
+logger = logging.getLogger("exomock")
 
 
 @contextlib.contextmanager
@@ -104,3 +109,70 @@ class SharedDeliveryLog(DeliveryLog):
         if known.outcome != DELIVERED:
             known.outcome = delivery.outcome
         super().replace(known)
+
+
+class CallbackOwners:
+    """Which process sends which pending callback: the one that committed it, while it renews
+    its lease (`alive:<process>`); another one, once it has found that process without a lease
+    at two looks running (`claim_orphans`)."""
+
+    def __init__(
+        self, client: Any, process: str, lease_seconds: float, *, owners: str, log: str,
+        alive_prefix: str,
+    ) -> None:
+        self._client = client
+        self.process = process
+        self._lease_ms = int(lease_seconds * 1000)
+        self._owners = owners
+        self._log = log
+        self._alive = alive_prefix + process
+        self._alive_prefix = alive_prefix
+        self._attempt = client.register_script(ATTEMPT)
+        self._claim = client.register_script(TAKE_ORPHANS)
+        # Owners found without a lease at the last look.
+        self._suspects: list[str] = []
+
+    def renew(self) -> None:
+        """Keeps the callbacks this process owns its own for another lease."""
+        self._client.set(self._alive, 1, px=self._lease_ms)
+
+    def leave(self) -> None:
+        """Gives up the lease at once: the others take the callbacks at their next looks."""
+        with contextlib.suppress(Exception):
+            self._client.delete(self._alive)
+
+    def claim_orphans(self) -> list[str]:
+        """Renews this process's lease; the ids of the callbacks it claimed from owners without
+        a lease now and at the last look."""
+        claimed, dead = self._claim(
+            keys=[self._owners],
+            args=[self.process, self._alive_prefix, self._lease_ms, *self._suspects],
+        )
+        self._suspects = [owner.decode() for owner in dead]
+        return [raw.decode() for raw in claimed]
+
+    def disown(self, delivery_ids: list[str]) -> None:
+        if delivery_ids:
+            self._client.hdel(self._owners, *delivery_ids)
+
+    def still_owns(self, delivery: Delivery) -> bool:
+        """Whether this process still owns a delivery it is about to attempt (another may have
+        claimed it while this one was stalled); on a store it cannot reach, it goes on."""
+        try:
+            owner: Any = self._client.hget(self._owners, delivery.id)
+        except Exception:
+            return True
+        return owner is None or owner.decode() == self.process
+
+    def record_attempt(self, delivery: Delivery) -> None:
+        """Appends a delivery's attempts and outcome to the log (every process shows them); an
+        ended one has no owner any more."""
+        try:
+            self._attempt(
+                keys=[self._log, self._owners],
+                args=[self.process, delivery.id, encode_delivery(delivery),
+                      0 if delivery.outcome == PENDING else 1],
+            )
+        except Exception:  # the attempt happened; only the other processes' record misses it
+            logger.exception("recording an attempt of delivery %s in the shared store",
+                             delivery.id)

@@ -92,16 +92,10 @@ class State:
 
     # -- the one way to change it ---------------------------------------------------------------
 
-    # A process alone changes its state: nothing to share, nothing to take up from others.
-    shared = False
-
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Held around a unit of work: what it reads is what it commits on (a store shared by
         processes locks and catches up here; one process's state has nothing to do)."""
         return contextlib.nullcontext()
-
-    def refresh(self) -> None:
-        """Takes up what other processes committed (nothing: no other process shares it)."""
 
     def observe(self, listener: Callable[[Changeset], None]) -> None:
         """`listener` is told of each unit another process committed, once it is applied."""
