@@ -40,13 +40,3 @@ def outlive_the_run(case: Any) -> None:
             policy = holder.get(name) if isinstance(holder, dict) else None
             if isinstance(policy, dict) and SHORT_DURATION.match(str(policy.get("duration"))):
                 policy["duration"] = "1d"
-
-
-def no_busy_users(case: Any) -> None:
-    """A click-to-call of a sequence leaves the state of its `from` user alone. With state
-    management, the user is busy until the call ends, 16 s or more later in real time: a create
-    of the same user is answered 200 or 409 according to how long ago the last one was, which
-    a slow server makes minutes (the busy rule itself is the single operations' to check)."""
-    party = case.body.get("from") if isinstance(case.body, dict) else None
-    if isinstance(party, dict) and party.get("state_management") is True:
-        party["state_management"] = False

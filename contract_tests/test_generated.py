@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from .cases import mark_ids, no_busy_users, outlive_the_run
+from .cases import mark_ids, outlive_the_run
 from .conftest import CONFIG
 from .contract import Contract
 from .target import Target
@@ -89,7 +89,6 @@ def test_stateful_sequences(exobridge_schema: Any, session: Any, id_prefix: str,
                     case.path_parameters[name] = value
             mark_ids(case, id_prefix)
             outlive_the_run(case)
-            no_busy_users(case)
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"session": session}

@@ -93,6 +93,3 @@ class BadCallQuery(CallRefused):
 class CallNotFound(CallRefused):
     """No such call, virtual number or flow in the account."""
 
-
-class DeviceBusy(CallRefused):
-    """A state-managed number is on another call."""

@@ -292,47 +292,69 @@ def test_an_unanswered_call_sends_terminal_only(client, contract, callback_sink)
 # -- state management ----------------------------------------------------------------------------
 
 
-def test_state_managed_user_is_busy_until_the_call_ends(client, contract):
+def placed(details: dict[str, Any]) -> bool:
+    """The call is under way (its user was free); a busy user's is over at once, `busy`."""
+    if details["state"] == "active":
+        assert details["status"] is None
+        return True
+    assert (details["state"], details["status"], details["total_talk_time"]) == (
+        "terminal", "busy", 0)
+    return False
+
+
+def test_state_managed_user_is_busy_until_the_call_ends(client, contract, callback_sink):
     managed = {"contact_uri": "8516043026", "state_management": True}
     first = create(client, contract, call_body(**{"from": managed}))
+    assert placed(first)
 
-    # The same user in another form is busy: 409, and no call is placed.
+    # The same user in another form is busy: the call is placed and over at once, never
+    # ringing the user or dialling `to`, and its terminal callback says so.
+    url = callback_sink.url_for("click_to_call_status")
     for form in ("08516043026", "+918516043026"):
-        again = call_body(**{"from": {"contact_uri": form, "state_management": True}},
-                          to="9876516845")
-        error = assert_v3_error(client.post(CALLS, json=again), contract, "createCall", 409)
-        assert error["message"] == "Device busy"
-        assert form in error["description"]
-    assert list_v1(client, contract)["Metadata"]["Total"] == 1
+        again = create(client, contract, call_body(
+            **{"from": {"contact_uri": form, "state_management": True}}, to="9876516845",
+            status_callback=[{"event": "terminal", "url": url}]))
+        assert not placed(again)
+        legs = get_legs(client, contract, again["sid"])
+        assert [(leg["status"], leg["answer_time"]) for leg in legs] == [("busy", None)]
+        sid = again["sid"]
+        received = callback_sink.wait_for(
+            "click_to_call_status", where=lambda p, sid=sid: p["call_details"]["sid"] == sid)
+        assert received.payload["call_details"]["status"] == "busy"
+        assert received.errors == []
+    assert [c["Status"] for c in list_v1(client, contract)["Calls"]] == [
+        "busy", "busy", "in-progress"]
 
     # Without state management the number is neither checked nor made busy.
-    create(client, contract, call_body(to="9876516846"))
+    assert placed(create(client, contract, call_body(to="9876516846")))
     # Another account's user of the same number is not this account's.
     other = client.post("/v3/accounts/other/calls", auth=OTHER,
                         json=call_body(**{"from": managed}, virtual_number="+918045671234"))
     assert other.status_code == 200, other.text
+    assert placed(other.json()["response"]["call_details"])
 
     advance(client, 15)
     assert get_call(client, contract, first["sid"])["state"] == "active"
-    assert client.post(CALLS, json=call_body(**{"from": managed})).status_code == 409
+    assert not placed(create(client, contract, call_body(**{"from": managed})))
     advance(client, 1)
     assert get_call(client, contract, first["sid"])["state"] == "terminal"
-    create(client, contract, call_body(**{"from": managed}))
+    assert placed(create(client, contract, call_body(**{"from": managed})))
 
 
 def test_busy_ends_with_an_unanswered_call_too(client, contract):
     managed = {"contact_uri": "9876500000", "state_management": True}
     create(client, contract, call_body(**{"from": managed}, attempt_time_out=10))
     advance(client, 9)
-    assert client.post(CALLS, json=call_body(**{"from": managed})).status_code == 409
+    assert not placed(create(client, contract, call_body(**{"from": managed})))
     advance(client, 1)
-    create(client, contract, call_body(**{"from": managed}))
+    assert placed(create(client, contract, call_body(**{"from": managed})))
 
 
 def test_the_to_number_state_is_not_checked(client, contract):
     managed = {"contact_uri": "8516043026", "state_management": True}
     create(client, contract, call_body(**{"from": managed}))
-    create(client, contract, call_body(from_="9876516844", to="8516043026"))
+    assert placed(create(client, contract, call_body(
+        **{"from": {"contact_uri": "9876516844", "state_management": True}}, to="8516043026")))
 
 
 # -- refusals ------------------------------------------------------------------------------------
@@ -604,7 +626,7 @@ def test_reset_forgets_calls_and_busy_users(client, contract):
     create(client, contract, call_body(**{"from": managed}))
     client.post("/_mock/reset", json={"tenant_id": "demo"})
     assert list_v1(client, contract)["Calls"] == []
-    create(client, contract, call_body(**{"from": managed}))
+    assert placed(create(client, contract, call_body(**{"from": managed})))
 
 
 def test_sip_parties_and_string_booleans_are_refused(client, contract):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from contract_tests.cases import mark_ids, no_busy_users, outlive_the_run
+from contract_tests.cases import mark_ids, outlive_the_run
 
 
 def case(body: Any) -> Any:
@@ -34,15 +34,3 @@ def test_short_policies_in_either_spelling_and_in_bulk_items_get_a_day():
     invalid = case({"deallocation_policy": {"duration": "0s"}})
     outlive_the_run(invalid)
     assert invalid.body == {"deallocation_policy": {"duration": "0s"}}
-
-
-def test_a_sequence_s_call_leaves_its_user_available():
-    # The 16 s a call keeps its user busy would answer a replayed create 200 or 409 by the clock.
-    made = case({"from": {"contact_uri": "8516043026", "state_management": True}})
-    no_busy_users(made)
-    assert made.body == {"from": {"contact_uri": "8516043026", "state_management": False}}
-    invalid = case({"from": {"contact_uri": "8516043026", "state_management": "true"}})
-    no_busy_users(invalid)
-    assert invalid.body["from"]["state_management"] == "true"  # refused as generated
-    for body in (None, [], {"from": "x"}):
-        no_busy_users(case(body))

@@ -227,3 +227,32 @@ def times(payload: Any) -> dict[str, str]:
             form = re.sub(r"[A-Za-z]", "a", re.sub(r"[0-9]", "0", value.removesuffix(offset)))
             found[name] = form + offset
     return found
+
+
+def test_a_oneway_b_party_registers_nothing(client):
+    """B never calls through a oneway allocation: several may hold its number on one VN, each
+    refusing its calls, while a twoway allocation claims it (code 19 when it is taken)."""
+    first = create(client, allocation(usage="oneway"))
+    second = create(client, allocation("order-2", usage="oneway",
+                                       a={"numbers": ["9876500011"], "vns": ["6292134464"]}))
+    refused = call(client, **{"from": B})
+    assert (refused["outcome"], refused["party"]) == ("refused_oneway", "b")
+    assert refused["allocation_id"] == second["greenpin_id"]
+    # A PIN-only A party and a oneway B: a repeat is an allocation of its own, not a conflict.
+    pins = [create(client, allocation(f"repeat-{n}", usage="oneway", a={"vns": [VN]}))["a"]["pin"]
+            for n in range(3)]
+    assert len(set(pins)) == 3
+
+    twoway = client.post(GP, json=allocation("order-4", a={"numbers": ["9876500012"],
+                                                           "vns": ["6292134464"]}))
+    assert twoway.status_code == 200, twoway.text
+    # Now B is registered: its calls reach the twoway allocation's B party.
+    assert call(client, **{"from": B})["allocation_id"] == twoway.json()["data"]["greenpin_id"]
+    # A oneway allocation turned twoway claims B's number, which is taken: code 19.
+    taken = client.put(GP + "/" + first["greenpin_id"], json={"usage": "twoway"})
+    assert (taken.status_code, taken.json()["code"]) == (409, 19)
+    assert client.get(GP + "/" + first["greenpin_id"]).json()["data"]["usage"] == "oneway"
+    # The twoway one turned oneway gives B up, and B's calls are refused again.
+    freed = client.put(GP + "/" + twoway.json()["data"]["greenpin_id"], json={"usage": "oneway"})
+    assert freed.status_code == 200, freed.text
+    assert call(client, **{"from": B})["outcome"] == "refused_oneway"

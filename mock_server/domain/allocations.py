@@ -2,8 +2,8 @@
 
 Both kinds route calls the same way, so they share one model and one routing index: on each VN,
 a registered number or a PIN points to exactly one active allocation, and through it to one of
-its parties. Numbers are E.164 strings (they start with "+") and PINs are digits, so one key space
-holds both.
+its parties (the B party of a oneway allocation registers nothing: it cannot call through it).
+Numbers are E.164 strings (they start with "+") and PINs are digits, so one key space holds both.
 """
 
 from __future__ import annotations
@@ -54,14 +54,20 @@ class Allocation:
         return Party(self, "b")
 
     def routes(self) -> list[tuple[str, str]]:
-        """(vn, number or PIN) for every way a caller on a VN reaches this allocation."""
-        found = []
-        for vns, keys in ((self.a_vns, self.a_numbers + self.a_pins),
-                          (self.b_vns, self.b_numbers + self.b_pins)):
-            for vn in vns:
-                for key in keys:
-                    found.append((vn, key))
-        return found
+        """(vn, number or PIN) for every way a caller on a VN reaches this allocation. A oneway
+        allocation's B party never calls through it, so its numbers and PINs claim nothing:
+        they are the destinations of `oneway_destinations`."""
+        sides = [(self.a_vns, self.a_numbers + self.a_pins)]
+        if self.usage != ONEWAY:
+            sides.append((self.b_vns, self.b_numbers + self.b_pins))
+        return [(vn, key) for vns, keys in sides for vn in vns for key in keys]
+
+    def oneway_destinations(self) -> list[tuple[str, str]]:
+        """(vn, number) for the B party of a oneway allocation: a call from such a number is
+        refused, and several oneway allocations may hold the same one."""
+        if self.usage != ONEWAY:
+            return []
+        return [(vn, number) for vn in self.b_vns for number in self.b_numbers]
 
     def party_reached(self, vn: str, key: str) -> Party | None:
         """The party that a caller from the number `key`, or entering the PIN `key`, reaches on

@@ -59,7 +59,7 @@ import math
 from itertools import count
 from typing import TYPE_CHECKING
 
-from ..errors import BadCallQuery, CallNotFound, DeviceBusy
+from ..errors import BadCallQuery, CallNotFound
 from ..numbers import InvalidNumber, to_e164
 from ..settings import Tenant
 
@@ -101,8 +101,9 @@ class Calls:
     # -- requests of the API -----------------------------------------------------------------------
 
     def create(self, tenant: Tenant, request: CallRequest) -> CallRecord:
-        """Places the call; InvalidCallRequest, CallNotFound or DeviceBusy when the domain's rules
-        refuse it."""
+        """Places the call; InvalidCallRequest or CallNotFound when the domain's rules refuse it.
+        A state-managed `from` user who is busy on another call is not dialled: the call is
+        placed and over at once, `busy`."""
         from_number = self._number(request.from_contact, "from.contact_uri")
         to_number = self._number(request.to_contact, "to.contact_uri")
         vn = self._number(request.virtual_number, "virtual_number")
@@ -115,16 +116,14 @@ class Calls:
                 f"virtual_number {request.virtual_number} is not a number of account "
                 f"{tenant.tenant_id}",
             )
-        if request.state_management and self.store.busy_call(tenant.tenant_id, from_number):
-            raise DeviceBusy(
-                f"from.contact_uri {request.from_contact} is busy on another call",
-            )
+        busy = request.state_management and self.store.busy_call(
+            tenant.tenant_id, from_number
+        ) is not None
         with self.backend.unit():
-            return self._place(tenant, request, from_number, to_number, vn)
+            return self._place(tenant, request, from_number, to_number, vn, from_busy=busy)
 
-    def _place(
-        self, tenant: Tenant, request: CallRequest, from_number: str, to_number: str, vn: str
-    ) -> CallRecord:
+    def _place(self, tenant: Tenant, request: CallRequest, from_number: str, to_number: str,
+               vn: str, *, from_busy: bool) -> CallRecord:
         now = float(math.floor(self.backend.now()))
         call = CallRecord(
             sid=self.new_sid(),
@@ -144,6 +143,9 @@ class Calls:
             updated_at=now,
         )
         call.legs.append(self._dial(call, 1, from_number, now))
+        if from_busy:
+            # State management keeps calls away from a busy user: the leg is never rung.
+            self._end(call, now, CallStatus.BUSY)
         self.backend.put_call(call)
         return call
 

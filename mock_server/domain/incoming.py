@@ -132,7 +132,8 @@ class IncomingCalls:
         url = self.backend.connect_url(vn)
         if url is None:
             return None
-        if self.backend.store.route(vn, caller) is not None:
+        store = self.backend.store
+        if store.route(vn, caller) is not None or store.oneway_destination(vn, caller) is not None:
             return None
         if call.digits and self.backend.store.has_routes(vn):
             return None
@@ -151,7 +152,9 @@ class IncomingCalls:
         result = IncomingCallResult(
             call_sid=self.backend.calls.new_sid(), outcome="", reason="", vn=vn, caller=caller
         )
-        reached = self.backend.store.route(vn, caller)
+        reached = self.backend.store.route(vn, caller) or self.backend.store.oneway_destination(
+            vn, caller
+        )
         party = reached.party_reached(vn, caller) if reached is not None else None
         if party is None:
             party = self._verify(tenant, call, result, start)

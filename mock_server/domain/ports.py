@@ -43,6 +43,11 @@ class Store(ABC):
         """Whether any active allocation is served on the VN."""
 
     @abstractmethod
+    def oneway_destination(self, vn: str, number: str) -> Allocation | None:
+        """An active oneway allocation whose B party holds the number on the VN (the latest
+        of them), which refuses the number's calls."""
+
+    @abstractmethod
     def check(self, versions: Mapping[tuple[str, str], Allocation]) -> None:
         """Raises `RouteTaken` when a number or PIN that one of these new versions claims on a
         VN is held by an active allocation other than itself (and not given up by a version in

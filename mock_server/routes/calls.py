@@ -32,7 +32,6 @@ from ..errors import (
     CallNotFound,
     CallRefused,
     CallsApiError,
-    DeviceBusy,
     ExoBridgeError,
     InvalidCallRequest,
 )
@@ -63,7 +62,6 @@ REFUSALS: dict[type[CallRefused], tuple[int, int, str]] = {
     InvalidCallRequest: (400, INVALID_BODY_CODE, INVALID_BODY_MESSAGE),
     BadCallQuery: (400, 400, "Bad request"),
     CallNotFound: (404, 404, MESSAGES[404]),
-    DeviceBusy: (409, 409, "Device busy"),
 }
 
 

@@ -21,6 +21,8 @@ class MemoryStore(Store):
         self._refs: dict[tuple[str, str], dict[str, Allocation]] = {}
         # VN -> number or PIN -> the active allocation it reaches.
         self._routes: dict[str, dict[str, Allocation]] = {}
+        # VN -> number -> the active oneway allocations whose B party holds it, by (tenant, id).
+        self._oneway: dict[str, dict[str, dict[tuple[str, str], Allocation]]] = {}
         # A heap of (deallocation time, tenant, id), pushed again when a new version has a new
         # time; an entry that no longer matches the stored allocation is skipped when it comes
         # up. Ids rather than allocations, so that a replaced version is freed at once.
@@ -39,6 +41,10 @@ class MemoryStore(Store):
 
     def has_routes(self, vn: str) -> bool:
         return bool(self._routes.get(vn))
+
+    def oneway_destination(self, vn: str, number: str) -> Allocation | None:
+        holders = self._oneway.get(vn, {}).get(number)
+        return next(reversed(holders.values())) if holders else None
 
     # -- writes: check everything, then apply what cannot fail ----------------------------------
 
@@ -102,6 +108,9 @@ class MemoryStore(Store):
             if by_key is None:
                 by_key = self._routes[vn] = {}
             by_key[key] = allocation
+        for vn, number in allocation.oneway_destinations():
+            holders = self._oneway.setdefault(vn, {}).setdefault(number, {})
+            holders[(allocation.tenant_id, allocation.id)] = allocation
         refs = self._refs.get((allocation.tenant_id, allocation.kind))
         if refs is None:
             refs = self._refs[(allocation.tenant_id, allocation.kind)] = {}
@@ -114,6 +123,13 @@ class MemoryStore(Store):
             routes = self._routes.get(vn)
             if routes is not None and routes.get(key) is allocation:
                 del routes[key]
+        held_by = (allocation.tenant_id, allocation.id)
+        for vn, number in allocation.oneway_destinations():
+            holders = self._oneway.get(vn, {}).get(number)
+            if holders is not None and holders.get(held_by) is allocation:
+                del holders[held_by]
+                if not holders:
+                    del self._oneway[vn][number]
         refs = self._refs.get((allocation.tenant_id, allocation.kind))
         if refs is not None and refs.get(allocation.ref) is allocation:
             del refs[allocation.ref]
@@ -173,6 +189,7 @@ class MemoryStore(Store):
             self._allocations.clear()
             self._refs.clear()
             self._routes.clear()
+            self._oneway.clear()
             self._schedule.clear()
             return
         for allocation in self._allocations.pop(tenant_id, {}).values():
