@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -16,6 +17,10 @@ def call(client: Any, **body: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def advance(client: Any, seconds: float) -> None:
+    assert client.post("/_mock/clock/advance", json={"seconds": seconds}).status_code == 200
 
 
 def sink_urls(client: Any, sink: Any) -> None:
@@ -233,6 +238,7 @@ def test_a_oneway_b_party_registers_nothing(client):
     """B never calls through a oneway allocation: several may hold its number on one VN, each
     refusing its calls, while a twoway allocation claims it (code 19 when it is taken)."""
     first = create(client, allocation(usage="oneway"))
+    advance(client, 1)
     second = create(client, allocation("order-2", usage="oneway",
                                        a={"numbers": ["9876500011"], "vns": ["6292134464"]}))
     refused = call(client, **{"from": B})
@@ -256,3 +262,30 @@ def test_a_oneway_b_party_registers_nothing(client):
     freed = client.put(GP + "/" + twoway.json()["data"]["greenpin_id"], json={"usage": "oneway"})
     assert freed.status_code == 200, freed.text
     assert call(client, **{"from": B})["outcome"] == "refused_oneway"
+
+
+def test_a_oneway_b_party_pin_stays_its_own(make_client, config):
+    """Only the numbers of a oneway B party are given up: its PIN is still taken on the VN
+    (code 4 for another allocation asking for it) and a stranger entering it is refused."""
+    raw = copy.deepcopy(config)
+    raw["tenants"]["demo"]["pins"] = {"a": True, "b": True}
+    client = make_client(raw)
+    client.auth = ("demo_key", "demo_token")
+    create(client, allocation(usage="oneway", b={"numbers": [B], "pin": "5555"}))
+    taken = client.post(GP, json=allocation("order-2", a={"numbers": ["9876500011"],
+                                                          "vns": [VN], "pin": "5555"}))
+    assert (taken.status_code, taken.json()["code"]) == (452, 4)
+    joined = call(client, **{"from": STRANGER, "digits": "5555"})
+    assert (joined["outcome"], joined["party"]) == ("refused_oneway", "b")
+
+
+def test_a_refused_call_names_the_oneway_allocation_created_last(client):
+    first = create(client, allocation(usage="oneway"))
+    advance(client, 1)
+    last = create(client, allocation("order-2", usage="oneway",
+                                     a={"numbers": ["9876500011"], "vns": [VN]}))
+    # Renewing the first re-indexes it; the call still names the one created last.
+    renewed = client.put(GP + "/" + first["greenpin_id"],
+                         json={"deallocation_policy": {"duration": "2d"}})
+    assert renewed.status_code == 200, renewed.text
+    assert call(client, **{"from": B})["allocation_id"] == last["greenpin_id"]

@@ -106,6 +106,7 @@ def test_four_processes_serve_one_mock(tmp_path: Path, httpserver: Any, receiver
             _one_pin_space_for_32_clients(servers)
             assert httpx.post(servers[2].base + "/_mock/reset").status_code == 200
             _due_deallocations_sent_once(servers, httpserver.url_for("/deallocated"), receiver)
+            _a_busy_user_has_one_call(servers)
         finally:
             for server in servers:
                 server.stop()
@@ -137,6 +138,32 @@ def _one_pin_space_for_32_clients(servers: list[Served]) -> None:
         state = httpx.get(server.base + "/_mock/state?tenant_id=demo").json()
         active = [a for a in state["tenants"]["demo"] if a["state"] == "active"]
         assert len(active) == 100
+
+
+def _a_busy_user_has_one_call(servers: list[Served]) -> None:
+    """Two state-managed calls of one user sent at the same instant to two processes: one is
+    placed, the other is over at once, busy (the user's state is read under the lock)."""
+    clients = [httpx.Client(base_url=server.base, auth=DEMO, timeout=30) for server in servers]
+    for client in clients:
+        client.get("/_mock/health")  # connections open before the race
+    barrier = threading.Barrier(2)
+
+    def place(user: int, side: int) -> str:
+        body = {"from": {"contact_uri": f"98765{user + 10:05d}", "state_management": True},
+                "to": {"contact_uri": "9123456780"}, "virtual_number": "+916292134464"}
+        barrier.wait()
+        answer = clients[side].post("/v3/accounts/demo/calls", json=body)
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["response"]["call_details"]["status"])
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            for user in range(8):
+                pair = sorted(pool.map(place, [user, user], [0, 1 + user % 3]))
+                assert pair == ["None", "busy"], (user, pair)
+    finally:
+        for client in clients:
+            client.close()
 
 
 def _due_deallocations_sent_once(servers: list[Served], url: str, receiver: Receiver) -> None:

@@ -2,7 +2,7 @@
 
 Both kinds route calls the same way, so they share one model and one routing index: on each VN,
 a registered number or a PIN points to exactly one active allocation, and through it to one of
-its parties (the B party of a oneway allocation registers nothing: it cannot call through it).
+its parties (the numbers of a oneway allocation's B party register nothing: it cannot call).
 Numbers are E.164 strings (they start with "+") and PINs are digits, so one key space holds both.
 """
 
@@ -55,11 +55,10 @@ class Allocation:
 
     def routes(self) -> list[tuple[str, str]]:
         """(vn, number or PIN) for every way a caller on a VN reaches this allocation. A oneway
-        allocation's B party never calls through it, so its numbers and PINs claim nothing:
-        they are the destinations of `oneway_destinations`."""
-        sides = [(self.a_vns, self.a_numbers + self.a_pins)]
-        if self.usage != ONEWAY:
-            sides.append((self.b_vns, self.b_numbers + self.b_pins))
+        allocation's B party never calls through it, so its numbers claim nothing (they are the
+        destinations of `oneway_destinations`); its PINs stay its own, to be refused."""
+        b_keys = self.b_pins if self.usage == ONEWAY else self.b_numbers + self.b_pins
+        sides = ((self.a_vns, self.a_numbers + self.a_pins), (self.b_vns, b_keys))
         return [(vn, key) for vns, keys in sides for vn in vns for key in keys]
 
     def oneway_destinations(self) -> list[tuple[str, str]]:

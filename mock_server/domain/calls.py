@@ -33,7 +33,8 @@ once the parties talk, `canceled` before `to` has answered (legs not yet answere
 
 State management: a call placed with `from.state_management` true makes its `from` number
 (normalised to E.164) busy for its account until the call is terminal; another such request for
-that number is refused with 409 meanwhile. Requests without state management are not checked.
+that number meanwhile is placed and over at once, `busy`, without ringing the user. Requests
+without state management are not checked.
 
 Status callbacks: `answered` and `terminal` are sent (event `click_to_call_status`) only to the
 URLs the request subscribed; the payload is the call as `getCall` gives it at that moment.
@@ -116,10 +117,12 @@ class Calls:
                 f"virtual_number {request.virtual_number} is not a number of account "
                 f"{tenant.tenant_id}",
             )
-        busy = request.state_management and self.store.busy_call(
-            tenant.tenant_id, from_number
-        ) is not None
         with self.backend.unit():
+            # Read inside the unit: on a shared store it is the lock that makes two requests of
+            # one user see each other.
+            busy = request.state_management and self.store.busy_call(
+                tenant.tenant_id, from_number
+            ) is not None
             return self._place(tenant, request, from_number, to_number, vn, from_busy=busy)
 
     def _place(self, tenant: Tenant, request: CallRequest, from_number: str, to_number: str,

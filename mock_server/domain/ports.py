@@ -44,8 +44,8 @@ class Store(ABC):
 
     @abstractmethod
     def oneway_destination(self, vn: str, number: str) -> Allocation | None:
-        """An active oneway allocation whose B party holds the number on the VN (the latest
-        of them), which refuses the number's calls."""
+        """An active oneway allocation whose B party holds the number on the VN (the one
+        created last), which refuses the number's calls."""
 
     @abstractmethod
     def check(self, versions: Mapping[tuple[str, str], Allocation]) -> None:

@@ -13,6 +13,10 @@ def _deallocation_order(allocation: Allocation) -> tuple[float, float, str]:
     return allocation.deallocate_at, allocation.created_at, allocation.id
 
 
+def _creation_order(allocation: Allocation) -> tuple[float, str]:
+    return allocation.created_at, allocation.id
+
+
 class MemoryStore(Store):
     def __init__(self) -> None:
         self._allocations: dict[str, dict[str, Allocation]] = {}
@@ -44,7 +48,8 @@ class MemoryStore(Store):
 
     def oneway_destination(self, vn: str, number: str) -> Allocation | None:
         holders = self._oneway.get(vn, {}).get(number)
-        return next(reversed(holders.values())) if holders else None
+        # By creation, not by when each was indexed, which a restart or an update reorders.
+        return max(holders.values(), key=_creation_order) if holders else None
 
     # -- writes: check everything, then apply what cannot fail ----------------------------------
 
