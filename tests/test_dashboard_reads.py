@@ -185,6 +185,8 @@ def test_a_fake_callback_of_any_event_is_logged_and_sent(client, control_spec):
     ("request_body", "status"),
     [
         ({"event": "no_such_event", "url": "http://127.0.0.1:9/x"}, 400),
+        ({"event": "connect_applet_request", "url": "http://127.0.0.1:9/x"}, 400),
+        ({"event": "connect_applet_response", "url": "http://127.0.0.1:9/x"}, 400),
         ({"event": "deallocation", "url": "ftp://127.0.0.1/x"}, 400),
         ({"event": "deallocation", "url": "http://[::1"}, 400),
         ({"event": "deallocation", "url": "http://h/" + "x" * 5000}, 400),

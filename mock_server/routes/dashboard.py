@@ -281,6 +281,13 @@ async def send_fake_callback(request: Request) -> JSONResponse:
     event = body["event"]
     if event not in ctx.spec.callback_schemas:
         raise ControlError(f"no callback event {event!r}")
+    if event in NOT_POSTED:
+        # The Connect applet's request is a GET the mock makes, and its response is the
+        # client's answer: neither is a callback to POST.
+        raise ControlError(
+            f"{event} is not sent as a POST; POST /_mock/calls/incoming on a VN with a Connect "
+            "URL makes the applet's request"
+        )
     requestable(request, body["url"])
     seed = body.get("seed")
     payload = fake(event, seed=None if seed is None else int(seed))
