@@ -98,6 +98,20 @@ def start_local_mock(seed: int | None) -> tuple[str, subprocess.Popen[bytes]]:
     raise RuntimeError("the mock did not start within 30 s")
 
 
+# The socket's own words at the bottom of what requests and urllib3 wrap around them.
+_SOCKET_ERROR = re.compile(r"\[Errno -?\d+\] ([^'\")\]]{1,120})")
+
+
+def connect_failure(exc: BaseException) -> str:
+    """Why a request could not be sent, briefly: the socket's error ("Connection refused",
+    "Name or service not known") rather than three layers of wrapping, else the start of it."""
+    text = str(exc)
+    found = _SOCKET_ERROR.findall(text)
+    if found:
+        return str(found[-1]).strip()
+    return text[:200] or type(exc).__name__
+
+
 class TargetUnusable(RuntimeError):
     """The server cannot be judged as given: it cannot be reached, or refuses the credentials."""
 
@@ -110,8 +124,7 @@ def preflight(session: requests.Session, base_url: str, tenant_id: str,
     try:
         answer = session.get(url, auth=auth)
     except requests.RequestException as exc:
-        reason = str(exc)[:200] or type(exc).__name__
-        raise TargetUnusable(f"cannot connect to {base_url}: {reason}") from None
+        raise TargetUnusable(f"cannot connect to {base_url}: {connect_failure(exc)}") from None
     if answer.status_code in (401, 403):
         raise TargetUnusable(
             f"credentials rejected by {base_url} for tenant {tenant_id} "
