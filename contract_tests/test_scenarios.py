@@ -50,6 +50,8 @@ def test_scenario(scenario: Scenario, api: Api, target: Target, contract: Contra
         pytest.skip("needs the mock's control plane (/_mock/)")
     if scenario.creates and not destructive:
         pytest.skip("creates allocations; --no-destructive is set")
+    if scenario.needs_control_plane and not destructive:
+        pytest.skip("resets the tenant through the control plane; --no-destructive is set")
     if target.has_control_plane and scenario.needs_control_plane:
         api.control("POST", "/_mock/reset", json={"tenant_id": target.tenant_id})
     saved = dict(variables)

@@ -136,6 +136,7 @@ def _check(args: argparse.Namespace, extra: Sequence[str]) -> int:
         ("--request-budget", args.request_budget), ("--vns", args.vns),
         ("--callback-url", args.callback_url), ("--junitxml", args.junitxml),
         ("--control-token", args.control_token), ("--request-timeout", args.request_timeout),
+        ("--id-prefix", args.id_prefix),
         ("--request-retries", args.request_retries), ("--max-wait", args.max_wait),
         ("--wait-budget", args.wait_budget),
     ):
@@ -250,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, help="seed, for a reproducible run")
     check.add_argument("--request-budget", type=int, help="most requests the run may make")
     check.add_argument("--callback-url", help="public URL of the callback sink")
+    check.add_argument("--id-prefix",
+                       help="prefix of every transaction/connection id the run creates (exoct-)")
     check.add_argument("--junitxml", help="write a JUnit XML report here")
     check.add_argument("--control-token", help="the mock's control token, for /_mock/")
     check.add_argument("--request-timeout", type=float, metavar="SECONDS",

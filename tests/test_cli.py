@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,3 +211,17 @@ def test_check_help_documents_the_exit_statuses_and_the_patience_options(capsys)
         assert line in shown
     for option in ("--request-timeout", "--request-retries", "--max-wait", "--wait-budget"):
         assert option in shown
+
+
+def test_the_readme_lists_the_options_of_check_that_its_help_shows(capsys):
+    from mock_server.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    shown = set(re.findall(r"(--[a-z][a-z-]+)", capsys.readouterr().out)) - {"--help"}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| option | environment | default |"):]
+    table = table[: table.index("\n\n")]
+    listed = set(re.findall(r"`(--[a-z][a-z-]+)`", table))
+    # --junitxml is pytest's own, named in the README's CI section rather than in the table.
+    assert shown - {"--junitxml"} == listed

@@ -111,6 +111,18 @@ def test_deallocation_time_follows_the_policy(client):
     assert default["deallocation_time"] == "2026-06-30 05:30:00"  # 180 days
 
 
+def test_a_scheduled_deallocation_ends_when_it_was_due_not_when_the_clock_got_there(client):
+    data = create(client, allocation(deallocation_policy={"duration": "60s"}))
+    assert client.post("/_mock/clock/advance", json={"seconds": 3600}).status_code == 200
+    ended = client.get(GP + "/" + data["greenpin_id"]).json()["data"]
+    assert (ended["state"], ended["deallocation_time"]) == ("vault", "2026-01-01 05:31:00")
+    # An allocation deleted by a client ends when it is deleted.
+    later = create(client, allocation("t2", deallocation_policy={"duration": "60s"}))
+    assert client.post("/_mock/clock/advance", json={"seconds": 30}).status_code == 200
+    deleted = client.delete(GP + "/" + later["greenpin_id"]).json()["data"]
+    assert deleted["deallocation_time"] == "2026-01-01 06:30:30"
+
+
 def test_update_reassigns_and_rechecks(client, contract):
     first = create(client, allocation("t1"))
     second = create(client, allocation("t2", a={"numbers": ["9876500003"], "vns": ["6292134465"]},

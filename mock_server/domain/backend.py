@@ -186,11 +186,12 @@ class Backend:
         with self.unit():
             return self.deallocate(allocation)
 
-    def deallocate(self, allocation: Allocation) -> Allocation:
-        """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant."""
+    def deallocate(self, allocation: Allocation, at: float | None = None) -> Allocation:
+        """Frees the allocation's numbers and PINs, keeps it in the vault, tells the tenant; it
+        ended `at` (now unless given)."""
         ended = allocation.copy()
         ended.state = VAULT
-        ended.deallocated_at = self.now()
+        ended.deallocated_at = self.now() if at is None else at
         self.put(ended)
         self.emit(ended.tenant_id, "deallocation", payloads.deallocation(ended))
         return ended
@@ -201,7 +202,8 @@ class Backend:
         if due_at is None or due_at > self.now():
             return []
         with self.unit():
-            return [self.deallocate(a) for a in self.store.due(self.now())]
+            # Each ended when it was due, however late the clock's move or tick found it.
+            return [self.deallocate(a, at=a.deallocate_at) for a in self.store.due(self.now())]
 
     def tick(self) -> list[Allocation]:
         """Everything the clock has made due, in one unit: calls' next steps, then
