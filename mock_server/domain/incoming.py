@@ -132,12 +132,17 @@ class IncomingCalls:
         url = self.backend.connect_url(vn)
         if url is None:
             return None
-        store = self.backend.store
-        if store.route(vn, caller) is not None or store.oneway_destination(vn, caller) is not None:
+        if self._holder(vn, caller) is not None:
             return None
         if call.digits and self.backend.store.has_routes(vn):
             return None
         return url
+
+    def _holder(self, vn: str, caller: str) -> Allocation | None:
+        """The allocation that takes a call from this number on the VN: the one registering it,
+        else a oneway one whose B party holds it (and refuses the call)."""
+        store = self.backend.store
+        return store.route(vn, caller) or store.oneway_destination(vn, caller)
 
     def receive(self, tenant: Tenant, call: IncomingCall) -> IncomingCallResult:
         """Routes the call and keeps it, with the callbacks it causes, as one unit."""
@@ -152,9 +157,7 @@ class IncomingCalls:
         result = IncomingCallResult(
             call_sid=self.backend.calls.new_sid(), outcome="", reason="", vn=vn, caller=caller
         )
-        reached = self.backend.store.route(vn, caller) or self.backend.store.oneway_destination(
-            vn, caller
-        )
+        reached = self._holder(vn, caller)
         party = reached.party_reached(vn, caller) if reached is not None else None
         if party is None:
             party = self._verify(tenant, call, result, start)

@@ -41,10 +41,10 @@ from .exobridge import (
     _verification_succeeded,
     _wrong_pin,
 )
-from .source import EVENTS, _check_event, _errors, _Source
+from .source import EVENTS, POSTED_EVENTS, _check_event, _errors, _Source
 from .voice_message import _gen_voice_message_status
 
-__all__ = ["EVENTS", "call_sequence", "fake", "fake_many"]
+__all__ = ["EVENTS", "POSTED_EVENTS", "call_sequence", "fake", "fake_many"]
 
 _GENERATORS: dict[str, Callable[[_Source], dict[str, Any]]] = {
     "call_completed": _gen_call_completed,

@@ -25,6 +25,9 @@ _SCHEMA_SUFFIX = ".schema.json"
 EVENTS: tuple[str, ...] = tuple(
     sorted(p.name.removesuffix(_SCHEMA_SUFFIX) for p in _SCHEMA_DIR.glob(f"*{_SCHEMA_SUFFIX}"))
 )
+# The events delivered as a POST to the client: all but the Connect applet's request (a GET the
+# mock makes) and response (the client's answer to it).
+POSTED_EVENTS: tuple[str, ...] = tuple(e for e in EVENTS if not e.startswith("connect_applet_"))
 
 # Times fall in this window: fixed, so that a seed means the same payload on any day.
 _WINDOW_START = datetime(2025, 1, 1, tzinfo=IST)

@@ -16,13 +16,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ..fakes import EVENTS, call_sequence, fake
+from ..fakes import POSTED_EVENTS, call_sequence, fake
 from ..spec import OPENAPI_DIR
 
 __all__ = ["POSTED_EVENTS", "Case", "cases", "out_of_order", "with_unknown_member"]
 
 # The events the provider POSTs; the Connect applet's request is a GET, its response an answer.
-POSTED_EVENTS: tuple[str, ...] = tuple(e for e in EVENTS if not e.startswith("connect_applet_"))
 
 # 255 characters (the schemas' longest identifier) of scripts a handler's storage must keep:
 # Devanagari, Latin with accents, CJK, Cyrillic and an emoji outside the Basic Multilingual Plane.

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..callbacks.connect_fetch import CONNECT_REQUEST, CONNECT_RESPONSE
 from ..callbacks.dispatcher import CallbackSchemaViolation
 from ..clock import format_iso
 from ..domain.allocations import ACTIVE, VAULT
@@ -29,7 +28,7 @@ from ..domain.browse import (
 )
 from ..domain.call_model import V1_INBOUND, CallRecord, Leg
 from ..domain.deliveries import OUTCOMES, Delivery
-from ..fakes import fake
+from ..fakes import POSTED_EVENTS, fake
 from ..settings import Tenant
 from .context import context
 from .control import ControlError, _allocation, _clock_body, checked_body, requestable
@@ -52,7 +51,6 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 DEFAULT_PAGE_SIZE = 50
-NOT_POSTED = frozenset({CONNECT_REQUEST, CONNECT_RESPONSE})
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -139,7 +137,7 @@ async def overview(request: Request) -> JSONResponse:
         "events": sorted(ctx.spec.callback_schemas),
         # The events sent as a POST of their payload (a fake of one is what a receiver gets):
         # not the Connect applet's GET and the answer it expects.
-        "posted_events": sorted(set(ctx.spec.callback_schemas) - NOT_POSTED),
+        "posted_events": list(POSTED_EVENTS),
         "callbacks": dispatcher.summary(),
     })
 
@@ -281,7 +279,7 @@ async def send_fake_callback(request: Request) -> JSONResponse:
     event = body["event"]
     if event not in ctx.spec.callback_schemas:
         raise ControlError(f"no callback event {event!r}")
-    if event in NOT_POSTED:
+    if event not in POSTED_EVENTS:
         # The Connect applet's request is a GET the mock makes, and its response is the
         # client's answer: neither is a callback to POST.
         raise ControlError(
